@@ -1,0 +1,243 @@
+"""The producer and admin API: enqueue, look up, cancel, inspect queues and dead letters.
+
+`Client` is asyncio; `SyncClient` (in `dtq.sync`) offers the same methods for plain code.
+Both call the same Lua scripts as the worker and the scheduler, so whatever a client does
+is one atomic, idempotent state change.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from datetime import datetime
+from types import TracebackType
+from typing import Any
+
+from redis.asyncio import Redis
+
+from dtq import deadletters, inspection
+from dtq.deadletters import DeadPage
+from dtq.errors import TaskFinished, TaskNotFound
+from dtq.inspection import WorkerInfo
+from dtq.keys import GlobalKeys, QueueKeys, check_queue_name, queue_keys
+from dtq.registry import TaskDefinition
+from dtq.settings import Settings
+from dtq.store import calls
+from dtq.store.calls import CancelOutcome, Cancelled, Enqueued, QueueCounts
+from dtq.store.connection import ServerInfo, check_eviction_policy, create_redis, inspect_server, redis_errors
+from dtq.store.scripts import Scripts
+from dtq.task import PreparedTask, Task, TaskRequest, prepare
+
+ENQUEUE_CHUNK = 2000  # tasks per script call: keeps each call to a few ms of Redis time
+
+
+class Client:
+    """Talks to dtq's Redis on behalf of producers and operators.
+
+    Build it with settings, then `async with Client(settings) as client:` (or `await
+    client.connect()` / `await client.close()`). Pass `redis=` to share a connection pool.
+    """
+
+    def __init__(self, settings: Settings, *, redis: Redis | None = None) -> None:
+        self.settings = settings
+        self._owns_redis = redis is None
+        self.redis: Redis = redis if redis is not None else create_redis(settings.redis)
+        self.scripts = Scripts(self.redis)
+        self.prefix = settings.redis.key_prefix
+        self.global_keys = GlobalKeys(self.prefix)
+        self._registered: set[str] = set()
+
+    async def __aenter__(self) -> Client:
+        await self.connect()
+        return self
+
+    async def __aexit__(self, *exc: type[BaseException] | BaseException | TracebackType | None) -> None:
+        await self.close()
+
+    async def connect(self) -> ServerInfo:
+        """Check that Redis is reachable and safe (noeviction), and load the scripts."""
+        info = await inspect_server(self.redis)
+        check_eviction_policy(info, self.settings.redis)
+        await self.scripts.load()
+        return info
+
+    async def close(self) -> None:
+        """Release the connection pool (if this client created it)."""
+        if self._owns_redis:
+            await self.redis.aclose()
+
+    def keys(self, queue: str) -> QueueKeys:
+        """The keys of `queue` (validates the name)."""
+        return queue_keys(self.prefix, queue)
+
+    # --- enqueue ----------------------------------------------------------------------------
+
+    async def enqueue(
+        self,
+        task: str | TaskDefinition,
+        payload: Any = None,
+        *,
+        queue: str | None = None,
+        priority: int | None = None,
+        max_retries: int | None = None,
+        timeout: float | None = None,
+        key: str | None = None,
+        delay: float | None = None,
+        at: datetime | None = None,
+    ) -> Enqueued:
+        """Enqueue one task (run at `at`, after `delay` seconds, or now); returns its id and state.
+
+        With an idempotency `key` seen in the last `DTQ_RETENTION_IDEMPOTENCY` seconds on the
+        same queue, nothing is stored and the first task's id and state come back.
+        """
+        request = self.request(task, payload, queue=queue, priority=priority, max_retries=max_retries,
+                               timeout=timeout, key=key, delay=delay, at=at)  # fmt: skip
+        return (await self.enqueue_many([request]))[0]
+
+    def request(
+        self,
+        task: str | TaskDefinition,
+        payload: Any = None,
+        *,
+        queue: str | None = None,
+        priority: int | None = None,
+        max_retries: int | None = None,
+        timeout: float | None = None,
+        key: str | None = None,
+        delay: float | None = None,
+        at: datetime | None = None,
+    ) -> TaskRequest:
+        """A `TaskRequest`, taking unset options from a registered handler's definition."""
+        if isinstance(task, TaskDefinition):
+            return TaskRequest(
+                task=task.name, payload=payload, queue=queue or task.queue,
+                priority=task.priority if priority is None else priority,
+                max_retries=task.max_retries if max_retries is None else max_retries,
+                timeout=task.timeout if timeout is None else timeout, key=key, delay=delay, at=at,
+            )  # fmt: skip
+        return TaskRequest(task=task, payload=payload, queue=queue or "default", priority=priority,
+                           max_retries=max_retries, timeout=timeout, key=key, delay=delay, at=at)  # fmt: skip
+
+    async def enqueue_many(self, requests: Sequence[TaskRequest]) -> list[Enqueued]:
+        """Enqueue a batch: all valid or none stored (`InvalidTask` names each bad index and field).
+
+        Tasks are stored in chunks pipelined in one round trip per queue; each chunk is atomic,
+        and a resent chunk stores nothing twice, because the ids are made here, before sending.
+        """
+        prepared = prepare(requests, self.settings.tasks)
+        by_queue: dict[str, list[tuple[int, PreparedTask]]] = defaultdict(list)
+        for index, item in enumerate(prepared):
+            by_queue[item.queue].append((index, item))
+        await self._register_queues(by_queue)
+        results: list[Enqueued | None] = [None] * len(prepared)
+        for queue, items in by_queue.items():
+            keys = self.keys(queue)
+            chunks = [items[i : i + ENQUEUE_CHUNK] for i in range(0, len(items), ENQUEUE_CHUNK)]
+            replies = await self.scripts.run_many(
+                [calls.enqueue(keys, [t for _, t in chunk], self.settings.retention) for chunk in chunks]
+            )
+            for chunk, reply in zip(chunks, replies, strict=True):
+                for (index, _), outcome in zip(chunk, reply, strict=True):
+                    results[index] = outcome
+        return [r for r in results if r is not None]
+
+    async def _register_queues(self, queues: Any) -> None:
+        new = [q for q in queues if q not in self._registered]
+        if new:
+            with redis_errors():
+                await self.redis.sadd(self.global_keys.queues, *new)
+            self._registered.update(new)
+
+    # --- one task ----------------------------------------------------------------------------
+
+    async def locate(self, task_id: str) -> str | None:
+        """The queue holding `task_id`, by asking every known queue in one round trip."""
+        queues = await self.queues()
+        if not queues:
+            return None
+        with redis_errors():
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for queue in queues:
+                    pipe.hexists(self.keys(queue).column("state"), task_id)
+                found = await pipe.execute()
+        return next((q for q, hit in zip(queues, found, strict=True) if hit), None)
+
+    async def get(self, task_id: str, queue: str | None = None) -> Task:
+        """The full record of a task; `queue` saves a lookup. Raises `TaskNotFound`."""
+        queue = queue or await self.locate(task_id)
+        if queue is None:
+            raise TaskNotFound(f"no task {task_id}")
+        cols = (await self.scripts.run(calls.inspect(self.keys(queue), [task_id])))[0]
+        record = inspection.record_from_columns(task_id, queue, cols)
+        if record is None:
+            raise TaskNotFound(f"no task {task_id} in queue {queue}")
+        return record
+
+    async def get_many(self, queue: str, task_ids: Sequence[str]) -> list[Task | None]:
+        """Records of several tasks of one queue (None where a task does not exist)."""
+        rows = await self.scripts.run(calls.inspect(self.keys(queue), list(task_ids)))
+        return [inspection.record_from_columns(i, queue, cols) for i, cols in zip(task_ids, rows, strict=True)]
+
+    async def cancel(self, task_id: str, queue: str | None = None) -> CancelOutcome:
+        """Cancel a waiting task now, or ask the worker running it to stop.
+
+        Raises `TaskNotFound`, or `TaskFinished` if it already succeeded, died or was cancelled.
+        """
+        queue = queue or await self.locate(task_id)
+        if queue is None:
+            raise TaskNotFound(f"no task {task_id}")
+        outcome = await self.scripts.run(calls.cancel(self.keys(queue), task_id, self.settings.retention))
+        if outcome.outcome is Cancelled.NOT_FOUND:
+            raise TaskNotFound(f"no task {task_id} in queue {queue}")
+        if outcome.outcome is Cancelled.ALREADY_FINAL and outcome.state != "cancelled":
+            raise TaskFinished(task_id, outcome.state)
+        return outcome
+
+    # --- queues ------------------------------------------------------------------------------
+
+    async def queues(self) -> list[str]:
+        """Every queue that was ever enqueued to, sorted."""
+        with redis_errors():
+            names = await self.redis.smembers(self.global_keys.queues)
+        return sorted(n.decode() for n in names)
+
+    async def queue_stats(self, queue: str) -> QueueCounts:
+        """Counts of one queue by state and priority, oldest-ready time, paused flag."""
+        return await self.scripts.run(calls.queue_stats(self.keys(queue)))
+
+    async def all_queue_stats(self, queues: Sequence[str] | None = None) -> dict[str, QueueCounts]:
+        """`queue_stats` of every queue (or of `queues`), in one round trip."""
+        names = list(queues) if queues is not None else await self.queues()
+        counts = await self.scripts.run_many([calls.queue_stats(self.keys(q)) for q in names])
+        return dict(zip(names, counts, strict=True))
+
+    async def pause(self, queue: str) -> None:
+        """Stop workers from claiming from `queue` (running tasks finish normally)."""
+        await self._register_queues([check_queue_name(queue)])
+        with redis_errors():
+            await self.redis.set(self.keys(queue).paused, 1)
+
+    async def resume(self, queue: str) -> None:
+        """Let workers claim from `queue` again."""
+        with redis_errors():
+            await self.redis.delete(self.keys(queue).paused)
+
+    async def workers(self) -> list[WorkerInfo]:
+        """Live workers, from their heartbeats."""
+        return await inspection.live_workers(self.redis, self.global_keys)
+
+    # --- dead letters ------------------------------------------------------------------------
+
+    async def dead(
+        self, queue: str, *, task: str | None = None, limit: int = 50, cursor: str | None = None
+    ) -> DeadPage:
+        """A page of `queue`'s dead tasks, newest first (`cursor` from the previous page)."""
+        return await deadletters.page(self.scripts, self.keys(queue), task=task, limit=limit, cursor=cursor)
+
+    async def redrive(self, queue: str, *, ids: Sequence[str] | None = None, task: str | None = None) -> int:
+        """Requeue dead tasks (these ids; else all, or all named `task`); returns how many."""
+        return await deadletters.redrive(self.scripts, self.keys(queue), ids=ids, task=task)
+
+    async def purge_dead(self, queue: str, *, ids: Sequence[str] | None = None, task: str | None = None) -> int:
+        """Delete dead tasks (these ids; else all, or all named `task`); returns how many."""
+        return await deadletters.purge(self.scripts, self.keys(queue), ids=ids, task=task)

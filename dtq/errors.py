@@ -1,0 +1,113 @@
+"""Every exception dtq raises, under one root.
+
+Operational errors say what went wrong with a request or with Redis; the two task-side
+exceptions at the bottom (`Retry`, `Abort`) are control flow a handler raises on purpose.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class DtqError(Exception):
+    """Root of every error dtq raises."""
+
+
+class ConfigError(DtqError):
+    """A setting is missing or invalid; the message names the setting."""
+
+
+class UnsafeRedisConfig(DtqError):
+    """Redis is configured in a way that can silently delete tasks (an eviction policy)."""
+
+
+class RedisUnavailable(DtqError):
+    """Redis cannot be reached, is loading, or refused a write because it is out of memory."""
+
+    def __init__(self, message: str, *, out_of_memory: bool = False) -> None:
+        super().__init__(message)
+        self.out_of_memory = out_of_memory
+
+
+@dataclass(frozen=True, slots=True)
+class FieldProblem:
+    """One invalid input field: where it is (`index` within a batch, `field` path) and why."""
+
+    field: str
+    message: str
+    index: int | None = None
+
+    def __str__(self) -> str:
+        where = self.field if self.index is None else f"[{self.index}].{self.field}"
+        return f"{where}: {self.message}"
+
+
+class InvalidTask(DtqError):
+    """A task request is invalid; `problems` names every bad field (and batch index)."""
+
+    def __init__(self, problems: list[FieldProblem]) -> None:
+        super().__init__("; ".join(str(p) for p in problems))
+        self.problems = problems
+
+
+class InvalidQueueName(DtqError):
+    """A queue name is not 1-64 characters of letters, digits, `_`, `.` or `-`."""
+
+
+class TaskNotFound(DtqError):
+    """No task with this id exists (never did, or its record expired)."""
+
+
+class TaskFinished(DtqError):
+    """The task already reached a final state, so it can no longer be cancelled."""
+
+    def __init__(self, task_id: str, state: str) -> None:
+        super().__init__(f"task {task_id} is already {state}")
+        self.task_id = task_id
+        self.state = state
+
+
+class NotDead(DtqError):
+    """The task is not in the dead-letter queue, so it cannot be redriven."""
+
+
+class ScriptError(DtqError):
+    """A Lua script answered with a code its wrapper does not know (a bug, or a foreign key)."""
+
+
+class TaskControl(DtqError):
+    """Base of the exceptions a handler raises on purpose to steer its task."""
+
+
+class Retry(TaskControl):
+    """Try this task again later; `delay` seconds overrides the backoff policy."""
+
+    def __init__(self, delay: float | None = None, reason: str = "retry requested") -> None:
+        if delay is not None and delay < 0:
+            raise ValueError("Retry delay must be >= 0 seconds")
+        super().__init__(reason)
+        self.delay = delay
+
+
+class Abort(TaskControl):
+    """Give up on this task now: it goes to the dead-letter queue without further retries."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class TaskTimeout(DtqError):
+    """The handler ran past its task's timeout."""
+
+
+class UnknownTask(DtqError):
+    """No handler is registered under the task's name."""
+
+
+class UndecodableTask(DtqError):
+    """The stored task record is not valid dtq JSON; it was dead-lettered without running."""
+
+
+class LeaseExpired(DtqError):
+    """The worker running the task stopped renewing its lease (it died, froze or lost Redis)."""

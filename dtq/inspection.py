@@ -1,0 +1,133 @@
+"""Reading state back: whole task records, queue counts, and the worker registry."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import msgspec
+from redis.asyncio import Redis
+
+from dtq.keys import GlobalKeys
+from dtq.store.connection import redis_errors
+from dtq.task import Task, TaskError, TaskSpec, TaskState, decode_spec, from_ms
+
+_decode_error = msgspec.json.Decoder(TaskError).decode
+_decode_any = msgspec.json.decode
+
+
+def _int(raw: bytes | None) -> int | None:
+    return None if raw is None else int(raw)
+
+
+def record_from_columns(task_id: str, queue: str, cols: Mapping[str, bytes | None]) -> Task | None:
+    """Assemble a `Task` from its columns; None if the task does not exist.
+
+    A record that does not decode is still shown (its name as `<undecodable>`), so an
+    operator can inspect and purge it from the dead-letter queue.
+    """
+    state = cols.get("state")
+    if state is None:
+        return None
+    raw_spec = cols.get("task")
+    spec: TaskSpec | None = None
+    if raw_spec is not None:
+        try:
+            spec = decode_spec(raw_spec)
+        except (msgspec.DecodeError, msgspec.ValidationError):
+            spec = None
+    return Task(
+        id=task_id,
+        task=spec.task if spec else "<undecodable>",
+        queue=queue,
+        state=TaskState(state.decode()),
+        priority=spec.priority if spec else _int(cols.get("prio")) or 0,
+        payload=spec.payload if spec else None,
+        max_retries=spec.max_retries if spec else 0,
+        timeout=spec.timeout if spec else 0.0,
+        key=spec.key if spec else None,
+        attempts=_int(cols.get("attempts")) or 0,
+        result=_decode_result(cols.get("result")),
+        error=_decode_task_error(cols.get("error")),
+        worker=(cols.get("worker") or b"").decode() or None,
+        cancel_requested=cols.get("cancel") is not None,
+        enqueued_at=from_ms(_int(cols.get("enqueued"))),
+        scheduled_for=from_ms(_int(cols.get("due"))),
+        started_at=from_ms(_int(cols.get("started"))),
+        finished_at=from_ms(_int(cols.get("finished"))),
+    )
+
+
+def _decode_result(raw: bytes | None) -> Any:
+    if raw is None:
+        return None
+    try:
+        return _decode_any(raw)
+    except msgspec.DecodeError:
+        return raw.decode(errors="replace")
+
+
+def _decode_task_error(raw: bytes | None) -> TaskError | None:
+    if raw is None:
+        return None
+    try:
+        return _decode_error(raw)
+    except (msgspec.DecodeError, msgspec.ValidationError):
+        return TaskError(type="Unknown", message=raw.decode(errors="replace"))
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerInfo:
+    """One live worker, as its last heartbeat described it."""
+
+    id: str
+    host: str
+    pid: int
+    queues: list[str]
+    concurrency: int
+    in_flight: int
+    processed: int
+    failed: int
+    state: str
+    started_at: float
+    heartbeat_at: float
+
+    @property
+    def heartbeat_age(self) -> float:
+        """Seconds since the last heartbeat, by this machine's clock."""
+        return max(0.0, time.time() - self.heartbeat_at)
+
+
+async def live_workers(redis: Redis, keys: GlobalKeys) -> list[WorkerInfo]:
+    """Workers whose heartbeat record has not expired; forgets the ones that have."""
+    with redis_errors():
+        ids = [raw.decode() for raw in await redis.zrange(keys.workers, 0, -1)]
+        if not ids:
+            return []
+        async with redis.pipeline(transaction=False) as pipe:
+            for worker_id in ids:
+                pipe.hgetall(keys.worker(worker_id))
+            records: list[dict[bytes, bytes]] = await pipe.execute()
+        gone = [worker_id for worker_id, record in zip(ids, records, strict=True) if not record]
+        if gone:
+            await redis.zrem(keys.workers, *gone)
+    return [_worker(record) for record in records if record]
+
+
+def _worker(record: dict[bytes, bytes]) -> WorkerInfo:
+    text = {k.decode(): v.decode() for k, v in record.items()}
+    return WorkerInfo(
+        id=text.get("id", "?"),
+        host=text.get("host", "?"),
+        pid=int(text.get("pid", 0)),
+        queues=[q for q in text.get("queues", "").split(",") if q],
+        concurrency=int(text.get("concurrency", 0)),
+        in_flight=int(text.get("in_flight", 0)),
+        processed=int(text.get("processed", 0)),
+        failed=int(text.get("failed", 0)),
+        state=text.get("state", "?"),
+        started_at=float(text.get("started_at", 0)),
+        heartbeat_at=float(text.get("heartbeat_at", 0)),
+    )

@@ -1,0 +1,166 @@
+"""Every Redis key and channel name dtq uses, built in this one module.
+
+All keys of one queue share the hash tag `{<queue>}` so a queue lives in one Redis Cluster slot
+and every script touches a single slot. Global keys (queue index, worker registry) carry the tag
+`{@}`, which no queue name can produce, and no script touches them together with queue keys.
+
+Task data is stored column-wise: one hash per field (`t:state`, `t:attempts`, ...) keyed by task
+id, so a transition of a whole batch is a handful of multi-field commands instead of several
+commands per task. The full schema, with types and what scores mean, is `docs/keys.md`.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+from dtq.errors import InvalidQueueName
+
+QUEUE_NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+
+# Columns of the task table, in the order the read scripts return them.
+COLUMNS = (
+    "task", "state", "prio", "attempts", "token", "worker", "enqueued",
+    "started", "finished", "due", "result", "error", "cancel",
+)  # fmt: skip
+
+
+def check_queue_name(name: str) -> str:
+    """Return `name` if it is a valid queue name, else raise `InvalidQueueName`."""
+    if not isinstance(name, str) or not QUEUE_NAME.fullmatch(name):
+        raise InvalidQueueName(f"queue name {name!r} must be 1-64 characters of A-Z a-z 0-9 _ . -")
+    return name
+
+
+@dataclass(frozen=True, slots=True)
+class QueueKeys:
+    """The keys and channels of one queue."""
+
+    name: str
+    base: str
+
+    @property
+    def ready(self) -> str:
+        """zset: runnable ids; score = (9 - priority) * 2^42 + ms when it became ready."""
+        return self.base + "ready"
+
+    @property
+    def scheduled(self) -> str:
+        """zset: ids waiting for their time; score = due ms."""
+        return self.base + "scheduled"
+
+    @property
+    def retrying(self) -> str:
+        """zset: failed ids waiting for their retry; score = due ms."""
+        return self.base + "retrying"
+
+    @property
+    def active(self) -> str:
+        """zset: claimed ids; score = lease expiry ms."""
+        return self.base + "active"
+
+    @property
+    def succeeded(self) -> str:
+        """zset: succeeded ids; score = ms after which the record may be deleted."""
+        return self.base + "succeeded"
+
+    @property
+    def cancelled(self) -> str:
+        """zset: cancelled ids; score = ms after which the record may be deleted."""
+        return self.base + "cancelled"
+
+    @property
+    def dead(self) -> str:
+        """zset: dead-lettered ids; score = ms it died."""
+        return self.base + "dead"
+
+    @property
+    def paused(self) -> str:
+        """string: present while the queue is paused."""
+        return self.base + "paused"
+
+    @property
+    def idempotency(self) -> str:
+        """hash: idempotency key -> task id."""
+        return self.base + "idem"
+
+    @property
+    def idempotency_expiry(self) -> str:
+        """zset: idempotency key; score = ms it expires."""
+        return self.base + "idem:exp"
+
+    @property
+    def totals(self) -> str:
+        """hash: `<event>|<task name>` -> count since the queue was created."""
+        return self.base + "totals"
+
+    @property
+    def stats_prefix(self) -> str:
+        """Prefix of the per-minute counter hashes `stats:<minute>` (fields = events)."""
+        return self.base + "stats:"
+
+    def stats(self, minute: int) -> str:
+        """hash: counters of one minute (ms // 60000); expires after the stats retention."""
+        return f"{self.stats_prefix}{minute}"
+
+    def column(self, name: str) -> str:
+        """hash: one field of the task table, keyed by task id."""
+        return f"{self.base}t:{name}"
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        """Every column key, in `COLUMNS` order."""
+        return tuple(self.column(c) for c in COLUMNS)
+
+    @property
+    def worker_channel(self) -> str:
+        """Pub/sub channel telling workers about ready tasks and cancel requests."""
+        return self.base + "to-workers"
+
+    @property
+    def scheduler_channel(self) -> str:
+        """Pub/sub channel telling schedulers that something became due earlier."""
+        return self.base + "to-scheduler"
+
+
+@dataclass(frozen=True, slots=True)
+class GlobalKeys:
+    """Keys that belong to no queue; they share the `{@}` slot."""
+
+    prefix: str
+
+    @property
+    def queues(self) -> str:
+        """set: names of every queue that was ever enqueued to."""
+        return f"{self.prefix}:{{@}}:queues"
+
+    @property
+    def workers(self) -> str:
+        """zset: live worker ids; score = ms of the last heartbeat."""
+        return f"{self.prefix}:{{@}}:workers"
+
+    def worker(self, worker_id: str) -> str:
+        """hash: one worker's heartbeat fields; expires when heartbeats stop."""
+        return f"{self.prefix}:{{@}}:worker:{worker_id}"
+
+    @property
+    def scheduler_pattern(self) -> str:
+        """Pattern matching every queue's scheduler channel."""
+        return f"{self.prefix}:{{*}}:to-scheduler"
+
+
+@lru_cache(maxsize=4096)
+def queue_keys(prefix: str, queue: str) -> QueueKeys:
+    """The keys of `queue` under `prefix` (validated, cached)."""
+    check_queue_name(queue)
+    return QueueKeys(name=queue, base=f"{prefix}:{{{queue}}}:")
+
+
+def queue_of_channel(prefix: str, channel: str) -> str | None:
+    """The queue name inside a queue channel name, or None for anything else."""
+    head = prefix + ":{"
+    if not channel.startswith(head):
+        return None
+    end = channel.find("}:", len(head))
+    return channel[len(head) : end] if end > 0 else None

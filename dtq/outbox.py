@@ -1,0 +1,79 @@
+"""Outcomes waiting to be recorded, sent together in one pipelined round trip.
+
+Under load many tasks finish between two round trips, so one flush records them all: per queue
+one `complete`, one `retry` and one `bury` call at most. Entries leave the outbox only when
+Redis answered; on an error they stay for the next flush.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal
+
+from dtq.keys import QueueKeys
+from dtq.settings import RetentionSettings
+from dtq.store import calls
+from dtq.store.calls import Burial, Call, Failure, Success
+from dtq.store.scripts import Scripts
+
+Kind = Literal["complete", "retry", "dead", "cancelled"]
+Entry = Success | Failure | Burial
+
+
+@dataclass(frozen=True, slots=True)
+class Recorded:
+    """What Redis said about one outcome: `accepted` is False when the lease had been lost."""
+
+    queue: str
+    id: str
+    kind: Kind
+    accepted: bool
+
+
+class Outbox:
+    """Pending outcomes of held tasks, grouped for batch recording."""
+
+    def __init__(self, scripts: Scripts, retention: RetentionSettings, keys_for: Callable[[str], QueueKeys]) -> None:
+        self._scripts = scripts
+        self._retention = retention
+        self._keys_for = keys_for
+        self._pending: dict[tuple[str, Kind], list[Entry]] = defaultdict(list)
+        self._count = 0
+
+    def __len__(self) -> int:
+        return self._count
+
+    def add(self, queue: str, kind: Kind, entry: Entry) -> None:
+        """Queue one outcome for the next flush."""
+        self._pending[(queue, kind)].append(entry)
+        self._count += 1
+
+    async def flush(self) -> list[Recorded]:
+        """Record everything pending in one round trip; raises (keeping entries) if Redis fails."""
+        if not self._count:
+            return []
+        groups = list(self._pending.items())
+        self._pending = defaultdict(list)
+        self._count = 0
+        try:
+            verdicts = await self._scripts.run_many([self._call(queue, kind, items) for (queue, kind), items in groups])
+        except BaseException:
+            for (queue, kind), items in groups:
+                for entry in items:
+                    self.add(queue, kind, entry)
+            raise
+        return [
+            Recorded(queue, entry.id, kind, accepted)
+            for ((queue, kind), items), flags in zip(groups, verdicts, strict=True)
+            for entry, accepted in zip(items, flags, strict=True)
+        ]
+
+    def _call(self, queue: str, kind: Kind, items: list[Entry]) -> Call[list[bool]]:
+        keys = self._keys_for(queue)
+        if kind == "complete":
+            return calls.complete(keys, [i for i in items if isinstance(i, Success)], self._retention)
+        if kind == "retry":
+            return calls.retry(keys, [i for i in items if isinstance(i, Failure)], self._retention)
+        return calls.bury(keys, kind, [i for i in items if isinstance(i, Burial)], self._retention)

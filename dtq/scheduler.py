@@ -1,0 +1,174 @@
+"""The scheduler: promotes due tasks, recovers expired leases, and enforces retention.
+
+Every sweep is a set of atomic scripts, one per queue, pipelined in one round trip. Because each
+script moves a task at most once, any number of schedulers may run side by side: none holds a
+lock, so none can leave the others waiting on a lock it took to its grave.
+
+Between sweeps it sleeps until the earliest due task or lease expiry (computed on Redis's
+clock, so a skewed host clock changes nothing), at most `poll_interval`, and wakes early when a
+producer schedules something sooner.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from enum import StrEnum
+
+from redis.asyncio import Redis
+
+from dtq.client import Client
+from dtq.errors import RedisUnavailable
+from dtq.keys import QueueKeys, queue_of_channel
+from dtq.settings import Settings
+from dtq.store import calls
+from dtq.store.calls import Promotion
+from dtq.upkeep import sleep_unless
+from dtq.wakeup import Listener
+
+log = logging.getLogger("dtq.scheduler")
+
+RECONNECT_DELAY = 1.0
+MAX_CATCH_UP_ROUNDS = 20  # full batches in a row before sleeping; bounds one sweep's Redis time
+
+
+class SchedulerState(StrEnum):
+    """Where a scheduler is in its life."""
+
+    STARTING = "starting"
+    RUNNING = "running"
+    STOPPED = "stopped"
+
+
+class Scheduler:
+    """Keeps time for every queue: due tasks become ready, lost leases come back."""
+
+    def __init__(self, settings: Settings, *, redis: Redis | None = None) -> None:
+        self.settings = settings
+        self.client = Client(settings, redis=redis)
+        self.state = SchedulerState.STARTING
+        self.promoted = 0
+        self.recovered = 0
+        self._queues: list[str] = []
+        self._queues_read_at = float("-inf")
+        self._janitor_at = float("-inf")
+        self._stop_requested = asyncio.Event()
+        self._wake = asyncio.Event()
+        self._listener_task: asyncio.Task[None] | None = None
+
+    def request_stop(self) -> None:
+        """Stop after the current sweep (idempotent, safe from a signal handler)."""
+        self._stop_requested.set()
+        self._wake.set()
+
+    async def run(self) -> None:
+        """Sweep until `request_stop()`."""
+        try:
+            await self._connect()
+            listener = Listener(
+                self.client.redis, self._on_notification, patterns=[self.client.global_keys.scheduler_pattern]
+            )
+            self._listener_task = asyncio.create_task(listener.run(), name="dtq-scheduler-notifications")
+            self.state = SchedulerState.RUNNING
+            log.info("scheduler running")
+            while not self._stop_requested.is_set():
+                self._wake.clear()
+                pause = await self._sweep_safely()
+                await sleep_unless(self._wake, pause)
+        finally:
+            await self._close()
+
+    async def _connect(self) -> None:
+        while not self._stop_requested.is_set():
+            try:
+                await self.client.connect()
+                return
+            except RedisUnavailable as exc:
+                log.warning("cannot reach Redis (%s); retrying in %.0fs", exc, RECONNECT_DELAY)
+                await sleep_unless(self._stop_requested, RECONNECT_DELAY)
+
+    async def _close(self) -> None:
+        if self._listener_task is not None:
+            self._listener_task.cancel()
+            await asyncio.gather(self._listener_task, return_exceptions=True)
+        await self.client.close()
+        self.state = SchedulerState.STOPPED
+        log.info("scheduler stopped (%d promoted, %d recovered)", self.promoted, self.recovered)
+
+    async def _sweep_safely(self) -> float:
+        try:
+            return await self.sweep()
+        except RedisUnavailable as exc:
+            log.warning("sweep failed: %s", exc)
+            return RECONNECT_DELAY
+
+    async def sweep(self) -> float:
+        """One pass over every queue; returns how long to sleep before the next."""
+        await self._refresh_queues()
+        if not self._queues:
+            return self.settings.scheduler.poll_interval
+        keys = [self.client.keys(q) for q in self._queues]
+        pause = self.settings.scheduler.poll_interval
+        for _ in range(MAX_CATCH_UP_ROUNDS):
+            promotions, more = await self._promote_and_recover(keys)
+            if not more:
+                pause = min(pause, self._until_next(promotions))
+                break
+            pause = 0.0
+        await self._retention(keys)
+        return max(pause, 0.0)
+
+    async def _promote_and_recover(self, keys: list[QueueKeys]) -> tuple[list[Promotion], bool]:
+        sc = self.settings.scheduler
+        promote = [calls.promote(k, sc.batch) for k in keys]
+        recover = [calls.requeue_expired(k, sc.batch, self.settings.retention) for k in keys]
+        results = await self.client.scripts.run_many([*promote, *recover])
+        promotions = [r for r in results if isinstance(r, Promotion)]
+        recoveries = [r for r in results if isinstance(r, calls.Recovery)]
+        self.promoted += sum(p.moved for p in promotions)
+        for k, r in zip(keys, recoveries, strict=True):
+            if r.requeued or r.dead or r.cancelled:
+                log.info("queue %s: recovered expired leases: %d requeued, %d dead, %d cancelled",
+                         k.name, r.requeued, r.dead, r.cancelled)  # fmt: skip
+                self.recovered += r.requeued + r.dead + r.cancelled
+        more = any(p.moved >= sc.batch for p in promotions) or any(
+            r.requeued + r.dead + r.cancelled >= sc.batch for r in recoveries
+        )
+        return promotions, more
+
+    def _until_next(self, promotions: list[Promotion]) -> float:
+        """Seconds until the earliest due task or lease expiry, on Redis's clock."""
+        waits = [
+            (moment - p.now_ms) / 1000
+            for p in promotions
+            for moment in (p.next_due_ms, p.next_lease_expiry_ms)
+            if moment is not None
+        ]
+        return min(waits, default=self.settings.scheduler.poll_interval)
+
+    async def _retention(self, keys: list[QueueKeys]) -> None:
+        now = time.monotonic()
+        if now - self._janitor_at < self.settings.scheduler.janitor_interval:
+            return
+        self._janitor_at = now
+        pending = keys
+        for _ in range(MAX_CATCH_UP_ROUNDS):
+            results = await self.client.scripts.run_many(
+                [calls.expire(k, self.settings.scheduler.batch, self.settings.retention) for k in pending]
+            )
+            pending = [k for k, r in zip(pending, results, strict=True) if r.more]
+            if not pending:
+                return
+
+    async def _refresh_queues(self) -> None:
+        now = time.monotonic()
+        if now - self._queues_read_at >= self.settings.scheduler.queue_refresh:
+            self._queues = await self.client.queues()
+            self._queues_read_at = now
+
+    def _on_notification(self, channel: str, data: str) -> None:
+        queue = queue_of_channel(self.client.prefix, channel)
+        if queue is not None and queue not in self._queues:
+            self._queues.append(queue)
+        self._wake.set()

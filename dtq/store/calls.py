@@ -1,0 +1,445 @@
+"""One typed builder per Lua script: which keys and arguments it takes, and what it answers.
+
+A builder is pure: it returns a `Call` (script name, KEYS, ARGV, reply parser) that
+`Scripts.run()` executes, or `Scripts.run_many()` pipelines with others. The KEYS order of
+every builder is the order its script's header documents.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from enum import IntEnum
+from typing import Any, Generic, Literal, TypeVar
+
+from dtq.errors import ScriptError
+from dtq.keys import COLUMNS, QueueKeys
+from dtq.settings import RetentionSettings
+from dtq.task import PreparedTask, TaskState
+
+T = TypeVar("T")
+Arg = str | bytes | int | float
+
+
+@dataclass(frozen=True, slots=True)
+class Call(Generic[T]):
+    """One script invocation, ready to run."""
+
+    script: str
+    keys: tuple[str, ...]
+    args: tuple[Arg, ...]
+    parse: Callable[[Any], T]
+
+
+def ms(seconds: float) -> int:
+    """Seconds as whole milliseconds, the unit of every script argument."""
+    return round(seconds * 1000)
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def _flags(reply: Sequence[int]) -> list[bool]:
+    return [bool(code) for code in reply]
+
+
+# --- enqueue ---------------------------------------------------------------------------------
+
+
+class Stored(IntEnum):
+    """What the enqueue script did with one task."""
+
+    EXISTED = 0  #: a task with this id was already stored (a resent call); nothing written
+    CREATED = 1  #: stored now
+    DUPLICATE_KEY = 2  #: the idempotency key was seen; the id is the first task's
+
+
+@dataclass(frozen=True, slots=True)
+class Enqueued:
+    """The task a request ended up as."""
+
+    outcome: Stored
+    id: str
+    state: TaskState
+
+
+def enqueue(keys: QueueKeys, tasks: Sequence[PreparedTask], retention: RetentionSettings) -> Call[list[Enqueued]]:
+    """Store `tasks`, all of one queue."""
+    args: list[Arg] = [ms(retention.idempotency), ms(retention.stats), keys.worker_channel, keys.scheduler_channel]
+    for t in tasks:
+        args += [t.id, t.spec, t.priority, t.delay_ms, t.at_ms, t.key or "", t.task]
+
+    def parse(reply: list[Any]) -> list[Enqueued]:
+        return [
+            Enqueued(Stored(int(reply[i])), _text(reply[i + 1]), TaskState(_text(reply[i + 2])))
+            for i in range(0, len(reply), 3)
+        ]
+
+    columns = (keys.column("task"), keys.column("state"), keys.column("prio"), keys.column("enqueued"))
+    return Call(
+        "enqueue",
+        (keys.ready, keys.scheduled, *columns, keys.column("due"), keys.idempotency, keys.idempotency_expiry,
+         keys.totals, keys.stats_prefix),
+        tuple(args),
+        parse,
+    )  # fmt: skip
+
+
+# --- claim -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimedTask:
+    """A task a worker now holds: its stored record (None if missing) and claim facts."""
+
+    id: str
+    spec: bytes | None
+    attempt: int
+    ready_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimBatch:
+    """What one claim returned."""
+
+    now_ms: int
+    ready_left: int
+    tasks: list[ClaimedTask]
+
+    @property
+    def paused(self) -> bool:
+        """The queue is paused; nothing was claimed."""
+        return self.ready_left < 0
+
+
+def claim(keys: QueueKeys, *, count: int, lease_ms: int, token: str, worker_id: str, order: str) -> Call[ClaimBatch]:
+    """Claim up to `count` ready tasks; `order` is '' (strict) or the priority levels to visit."""
+
+    def parse(reply: list[Any]) -> ClaimBatch:
+        tasks = [
+            ClaimedTask(_text(reply[i]), reply[i + 1] or None, int(reply[i + 2]), int(reply[i + 3]))
+            for i in range(2, len(reply), 4)
+        ]
+        return ClaimBatch(int(reply[0]), int(reply[1]), tasks)
+
+    cols = ("task", "state", "attempts", "token", "worker", "started")
+    return Call(
+        "claim",
+        (keys.ready, keys.active, keys.paused, *(keys.column(c) for c in cols)),
+        (count, lease_ms, token, worker_id, order),
+        parse,
+    )
+
+
+# --- outcomes of held tasks ------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Success:
+    """A held task that succeeded; `result` is its JSON (None = no result)."""
+
+    id: str
+    token: str
+    task: str
+    result: bytes | None
+
+
+@dataclass(frozen=True, slots=True)
+class Failure:
+    """A held task that failed and will be retried after `delay_ms`."""
+
+    id: str
+    token: str
+    task: str
+    error: bytes
+    delay_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class Burial:
+    """A held task that ends without success (dead, or cancelled on request)."""
+
+    id: str
+    token: str
+    task: str
+    error: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class HandBack:
+    """A held task given back unfinished, to its old place in line."""
+
+    id: str
+    token: str
+    ready_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class Lease:
+    """A held task whose lease should be renewed."""
+
+    id: str
+    token: str
+
+
+def complete(keys: QueueKeys, items: Sequence[Success], retention: RetentionSettings) -> Call[list[bool]]:
+    """Record successes; per item True, or False when the lease was lost."""
+    args: list[Arg] = [ms(retention.finished), ms(retention.stats)]
+    for s in items:
+        args += [s.id, s.token, s.result or "", s.task]
+    cols = ("state", "token", "finished", "result", "cancel")
+    return Call(
+        "complete",
+        (keys.active, keys.succeeded, *(keys.column(c) for c in cols), keys.totals, keys.stats_prefix),
+        tuple(args),
+        _flags,
+    )
+
+
+def retry(keys: QueueKeys, items: Sequence[Failure], retention: RetentionSettings) -> Call[list[bool]]:
+    """Schedule retries; per item True, or False when the lease was lost."""
+    args: list[Arg] = [ms(retention.finished), ms(retention.stats), keys.worker_channel, keys.scheduler_channel]
+    for f in items:
+        args += [f.id, f.token, f.delay_ms, f.error, f.task]
+    cols = ("state", "token", "prio", "error", "due", "cancel", "finished")
+    return Call(
+        "retry",
+        (keys.active, keys.retrying, keys.ready, *(keys.column(c) for c in cols), keys.cancelled, keys.totals,
+         keys.stats_prefix),
+        tuple(args),
+        _flags,
+    )  # fmt: skip
+
+
+def bury(
+    keys: QueueKeys, final: Literal["dead", "cancelled"], items: Sequence[Burial], retention: RetentionSettings
+) -> Call[list[bool]]:
+    """End held tasks as dead or cancelled; per item True, or False when the lease was lost."""
+    offset = 0 if final == "dead" else ms(retention.finished)
+    args: list[Arg] = [final, offset, ms(retention.stats)]
+    for b in items:
+        args += [b.id, b.token, b.error, b.task]
+    target = keys.dead if final == "dead" else keys.cancelled
+    cols = ("state", "token", "error", "finished", "cancel")
+    return Call(
+        "bury",
+        (keys.active, target, *(keys.column(c) for c in cols), keys.totals, keys.stats_prefix),
+        tuple(args),
+        _flags,
+    )
+
+
+def release(keys: QueueKeys, items: Sequence[HandBack], retention: RetentionSettings) -> Call[list[bool]]:
+    """Hand held tasks back; per item True, or False when the lease was already lost."""
+    args: list[Arg] = [ms(retention.finished), keys.worker_channel]
+    for h in items:
+        args += [h.id, h.token, h.ready_ms]
+    cols = ("state", "token", "attempts", "prio", "cancel", "finished")
+    return Call(
+        "release",
+        (keys.active, keys.ready, *(keys.column(c) for c in cols), keys.cancelled),
+        tuple(args),
+        _flags,
+    )
+
+
+class LeaseVerdict(IntEnum):
+    """What renewing one lease found."""
+
+    LOST = 0  #: the task is no longer held with this token
+    RENEWED = 1
+    CANCEL_REQUESTED = 2  #: renewed, and someone asked to cancel the task
+
+
+def extend(keys: QueueKeys, items: Sequence[Lease], lease_ms: int) -> Call[list[LeaseVerdict]]:
+    """Renew leases by `lease_ms` from now."""
+    args: list[Arg] = [lease_ms]
+    for lease in items:
+        args += [lease.id, lease.token]
+    return Call(
+        "extend",
+        (keys.active, keys.column("token"), keys.column("cancel")),
+        tuple(args),
+        lambda reply: [LeaseVerdict(int(code)) for code in reply],
+    )
+
+
+# --- the scheduler's sweeps ------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Promotion:
+    """What one promote call did and when the next thing will be due."""
+
+    now_ms: int
+    moved: int
+    next_due_ms: int | None
+    next_lease_expiry_ms: int | None
+
+
+def promote(keys: QueueKeys, limit: int) -> Call[Promotion]:
+    """Move due scheduled and retrying tasks to the ready set."""
+
+    def parse(reply: list[Any]) -> Promotion:
+        due, expiry = int(reply[2]), int(reply[3])
+        return Promotion(int(reply[0]), int(reply[1]), due if due >= 0 else None, expiry if expiry >= 0 else None)
+
+    return Call(
+        "promote",
+        (keys.scheduled, keys.retrying, keys.ready, keys.active, keys.column("state"), keys.column("prio")),
+        (limit, keys.worker_channel),
+        parse,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Recovery:
+    """What one requeue_expired call did."""
+
+    requeued: int
+    dead: int
+    cancelled: int
+
+
+def requeue_expired(keys: QueueKeys, limit: int, retention: RetentionSettings) -> Call[Recovery]:
+    """Recover tasks whose lease expired."""
+    cols = ("task", "state", "attempts", "token", "prio", "error", "finished", "worker", "cancel")
+    return Call(
+        "requeue_expired",
+        (keys.active, keys.ready, keys.dead, *(keys.column(c) for c in cols), keys.cancelled, keys.totals,
+         keys.stats_prefix),
+        (limit, ms(retention.finished), ms(retention.stats), keys.worker_channel),
+        lambda reply: Recovery(int(reply[0]), int(reply[1]), int(reply[2])),
+    )  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class Expiry:
+    """What one retention sweep deleted."""
+
+    finished: int
+    dead: int
+    idempotency_keys: int
+    more: bool
+
+
+def expire(keys: QueueKeys, limit: int, retention: RetentionSettings) -> Call[Expiry]:
+    """Delete records past their retention, and dead records beyond the cap."""
+    return Call(
+        "expire",
+        (keys.succeeded, keys.cancelled, keys.dead, keys.idempotency, keys.idempotency_expiry, *keys.columns),
+        (limit, ms(retention.dead), retention.dead_max),
+        lambda reply: Expiry(int(reply[0]), int(reply[1]), int(reply[2]), bool(reply[3])),
+    )
+
+
+# --- single-task and admin operations --------------------------------------------------------
+
+
+class Cancelled(IntEnum):
+    """What the cancel script did."""
+
+    NOT_FOUND = -1
+    ALREADY_FINAL = 0
+    NOW = 1  #: the task was waiting and is cancelled
+    REQUESTED = 2  #: the task is running; its worker was asked to stop
+
+
+@dataclass(frozen=True, slots=True)
+class CancelOutcome:
+    """Cancel's verdict and the task's state afterwards."""
+
+    outcome: Cancelled
+    state: str
+
+
+def cancel(keys: QueueKeys, task_id: str, retention: RetentionSettings) -> Call[CancelOutcome]:
+    """Cancel one task (or ask its worker to)."""
+    return Call(
+        "cancel",
+        (keys.ready, keys.scheduled, keys.retrying, keys.cancelled, keys.column("state"), keys.column("finished"),
+         keys.column("cancel"), keys.stats_prefix),
+        (task_id, ms(retention.finished), ms(retention.stats), keys.worker_channel),
+        lambda reply: CancelOutcome(Cancelled(int(reply[0])), _text(reply[1])),
+    )  # fmt: skip
+
+
+def redrive(keys: QueueKeys, ids: Sequence[str]) -> Call[int]:
+    """Move dead tasks back to the ready set; returns how many were dead."""
+    cols = ("state", "attempts", "prio", "finished", "cancel")
+    return Call(
+        "redrive",
+        (keys.dead, keys.ready, *(keys.column(c) for c in cols)),
+        (keys.worker_channel, *ids),
+        int,
+    )
+
+
+def purge(keys: QueueKeys, ids: Sequence[str]) -> Call[int]:
+    """Delete dead tasks; returns how many were dead."""
+    return Call("purge", (keys.dead, *keys.columns), tuple(ids), int)
+
+
+def inspect(keys: QueueKeys, ids: Sequence[str]) -> Call[list[dict[str, bytes | None]]]:
+    """Every column of every task in `ids` (a column is None where unset)."""
+
+    def parse(reply: list[list[Any]]) -> list[dict[str, bytes | None]]:
+        if len(reply) != len(COLUMNS):
+            raise ScriptError(f"inspect returned {len(reply)} columns, expected {len(COLUMNS)}")
+        return [{c: reply[k][n] or None for k, c in enumerate(COLUMNS)} for n in range(len(ids))]
+
+    return Call("inspect", keys.columns, tuple(ids), parse)
+
+
+@dataclass(frozen=True, slots=True)
+class QueueCounts:
+    """How many tasks a queue holds in each state."""
+
+    now_ms: int
+    ready_by_priority: tuple[int, ...]
+    scheduled: int
+    retrying: int
+    active: int
+    succeeded: int
+    cancelled: int
+    dead: int
+    paused: bool
+    oldest_ready_ms: int | None
+
+    @property
+    def ready(self) -> int:
+        """Ready tasks of every priority."""
+        return sum(self.ready_by_priority)
+
+    @property
+    def oldest_ready_age(self) -> float:
+        """Seconds the oldest ready task has waited (0 when nothing is ready)."""
+        return 0.0 if self.oldest_ready_ms is None else max(0, self.now_ms - self.oldest_ready_ms) / 1000
+
+
+def queue_stats(keys: QueueKeys) -> Call[QueueCounts]:
+    """Count a queue in one consistent read."""
+
+    def parse(reply: list[Any]) -> QueueCounts:
+        n = [int(v) for v in reply]
+        return QueueCounts(
+            now_ms=n[0],
+            ready_by_priority=tuple(n[1:11]),
+            scheduled=n[11],
+            retrying=n[12],
+            active=n[13],
+            succeeded=n[14],
+            cancelled=n[15],
+            dead=n[16],
+            paused=bool(n[17]),
+            oldest_ready_ms=n[18] if n[18] >= 0 else None,
+        )
+
+    return Call(
+        "queue_stats",
+        (keys.ready, keys.scheduled, keys.retrying, keys.active, keys.succeeded, keys.cancelled, keys.dead,
+         keys.paused),
+        (),
+        parse,
+    )  # fmt: skip

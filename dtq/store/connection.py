@@ -1,0 +1,98 @@
+"""Connecting to Redis, checking it is safe to use, and translating its errors into dtq's."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import redis.exceptions as rex
+from redis.asyncio import Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialWithJitterBackoff
+
+from dtq.errors import RedisUnavailable, UnsafeRedisConfig
+from dtq.settings import RedisSettings
+
+log = logging.getLogger("dtq.redis")
+
+# Every dtq mutation is idempotent (ids are made before the call, transitions check a lease
+# token), so redis-py may safely resend a command whose reply was lost.
+RETRIES = 3
+
+
+def create_redis(settings: RedisSettings) -> Redis:
+    """A connection pool for `settings.url` (bytes replies; hiredis parses when installed)."""
+    return Redis.from_url(
+        settings.url.get_secret_value(),
+        socket_timeout=settings.socket_timeout,
+        socket_connect_timeout=settings.connect_timeout,
+        max_connections=settings.max_connections,
+        health_check_interval=30,
+        retry=Retry(ExponentialWithJitterBackoff(base=0.05, cap=1.0), RETRIES),
+        retry_on_error=[rex.BusyLoadingError],
+    )
+
+
+@contextmanager
+def redis_errors() -> Iterator[None]:
+    """Re-raise Redis failures as `RedisUnavailable`, keeping out-of-memory distinguishable."""
+    try:
+        yield
+    except rex.OutOfMemoryError as exc:
+        raise RedisUnavailable(f"Redis is out of memory: {exc}", out_of_memory=True) from exc
+    except (rex.ConnectionError, rex.TimeoutError, rex.BusyLoadingError, rex.ReadOnlyError) as exc:
+        raise RedisUnavailable(f"Redis is unavailable: {exc}") from exc
+    except rex.ResponseError as exc:
+        if str(exc).startswith("OOM"):
+            raise RedisUnavailable(f"Redis is out of memory: {exc}", out_of_memory=True) from exc
+        raise
+
+
+@dataclass(frozen=True, slots=True)
+class ServerInfo:
+    """What dtq learned about the Redis server it talks to."""
+
+    version: str
+    eviction_policy: str | None
+
+
+async def inspect_server(redis: Redis) -> ServerInfo:
+    """Read the server version and its maxmemory-policy (None if the server will not say)."""
+    with redis_errors():
+        policy: str | None = None
+        version = "unknown"
+        try:
+            info = await redis.info("server")
+            version = str(info.get("redis_version", "unknown"))
+            memory = await redis.info("memory")
+            policy = memory.get("maxmemory_policy")
+        except rex.ResponseError:
+            log.debug("INFO is not available on this server")
+        if policy is None:
+            try:
+                reply = await redis.config_get("maxmemory-policy")
+                raw = reply.get(b"maxmemory-policy") or reply.get("maxmemory-policy")
+                policy = raw.decode() if isinstance(raw, bytes) else raw
+            except rex.ResponseError:
+                log.debug("CONFIG GET is not available on this server")
+    return ServerInfo(version=version, eviction_policy=policy)
+
+
+def check_eviction_policy(info: ServerInfo, settings: RedisSettings) -> None:
+    """Refuse a Redis that may evict keys: an eviction policy silently deletes tasks."""
+    if info.eviction_policy == "noeviction":
+        return
+    if settings.allow_eviction:
+        log.warning(
+            "Redis maxmemory-policy is %s, not noeviction; continuing because DTQ_REDIS_ALLOW_EVICTION is set",
+            info.eviction_policy or "unreadable",
+        )
+        return
+    found = info.eviction_policy or "unreadable (CONFIG GET and INFO were refused)"
+    raise UnsafeRedisConfig(
+        f"Redis maxmemory-policy is {found}; dtq needs noeviction, because any eviction policy deletes "
+        "queued tasks when memory runs out. Run `CONFIG SET maxmemory-policy noeviction` (and put it in "
+        "redis.conf), or set DTQ_REDIS_ALLOW_EVICTION=true if you know better."
+    )

@@ -1,0 +1,90 @@
+#!lua
+-- Store new tasks: ready ones into the ready set, future ones into the scheduled set.
+-- Idempotent: an id that already exists is left alone (a retried call stores nothing twice),
+-- and an unexpired idempotency key returns the task it first created. No allow-oom flag:
+-- under maxmemory Redis refuses the whole script before its first write.
+--
+-- KEYS[1]  dtq:{q}:ready        zset   KEYS[7]  dtq:{q}:t:due       hash id -> due ms
+-- KEYS[2]  dtq:{q}:scheduled    zset   KEYS[8]  dtq:{q}:idem        hash key -> id
+-- KEYS[3]  dtq:{q}:t:task       hash   KEYS[9]  dtq:{q}:idem:exp    zset key, score = expiry ms
+-- KEYS[4]  dtq:{q}:t:state      hash   KEYS[10] dtq:{q}:totals      hash event|task -> n
+-- KEYS[5]  dtq:{q}:t:prio       hash   KEYS[11] dtq:{q}:stats:      prefix; minute appended
+-- KEYS[6]  dtq:{q}:t:enqueued   hash id -> ms
+-- ARGV[1] idempotency TTL, ms   ARGV[2] stats TTL, ms
+-- ARGV[3] worker channel        ARGV[4] scheduler channel
+-- ARGV[5..] per task, 7 values: id, spec JSON, priority 0-9, delay ms, at ms (0 = use delay),
+--           idempotency key ('' = none), task name
+-- Returns: per task 3 values: code, id, state
+--   1 = stored (id is the new task), 0 = this id already existed (nothing written),
+--   2 = idempotency key seen (id is the first task's)
+-- @include now
+-- @include band
+-- @include bulk
+-- @include count
+local ready, scheduled, tasks, states, prios, enqueued_at, dues, idem, idem_exp, totals, stats =
+  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10], KEYS[11]
+local idem_ttl, stats_ttl = tonumber(ARGV[1]), tonumber(ARGV[2])
+local worker_channel, scheduler_channel = ARGV[3], ARGV[4]
+local now = now_ms()
+
+-- Validate and decide everything first; write only afterwards.
+local ids = {}
+for i = 5, #ARGV, 7 do ids[#ids + 1] = ARGV[i] end
+local existing = hmget(states, ids)
+local out, first_of_key, created = {}, {}, {}  -- key -> id; id -> state, for this call
+local w_task, w_state, w_prio, w_enq, w_due, w_ready, w_sched, w_idem, w_exp = {}, {}, {}, {}, {}, {}, {}, {}, {}
+local per_task = {}
+for n, id in ipairs(ids) do
+  local base = 5 + (n - 1) * 7
+  local spec, prio, delay, at = ARGV[base + 1], ARGV[base + 2], tonumber(ARGV[base + 3]), tonumber(ARGV[base + 4])
+  local key, name = ARGV[base + 5], ARGV[base + 6]
+  local first = nil
+  if key ~= '' then
+    first = first_of_key[key]
+    if not first then
+      local known = redis.call('HGET', idem, key)
+      local expiry = tonumber(redis.call('ZSCORE', idem_exp, key) or 0)
+      if known and expiry > now and redis.call('HEXISTS', states, known) == 1 then first = known end
+    end
+  end
+  if existing[n] then
+    out[#out + 1] = 0; out[#out + 1] = id; out[#out + 1] = existing[n]
+  elseif first then
+    out[#out + 1] = 2; out[#out + 1] = first
+    out[#out + 1] = created[first] or redis.call('HGET', states, first)
+  else
+    local due = at > 0 and at or now + delay
+    local state = due > now and 'scheduled' or 'queued'
+    if key ~= '' then
+      first_of_key[key] = id
+      w_idem[#w_idem + 1] = key; w_idem[#w_idem + 1] = id
+      w_exp[#w_exp + 1] = now + idem_ttl; w_exp[#w_exp + 1] = key
+    end
+    w_task[#w_task + 1] = id; w_task[#w_task + 1] = spec
+    w_state[#w_state + 1] = id; w_state[#w_state + 1] = state
+    w_prio[#w_prio + 1] = id; w_prio[#w_prio + 1] = prio
+    w_enq[#w_enq + 1] = id; w_enq[#w_enq + 1] = now
+    if state == 'queued' then
+      w_ready[#w_ready + 1] = ready_score(prio, now); w_ready[#w_ready + 1] = id
+    else
+      w_sched[#w_sched + 1] = due; w_sched[#w_sched + 1] = id
+      w_due[#w_due + 1] = id; w_due[#w_due + 1] = due
+    end
+    created[id] = state
+    per_task[name] = (per_task[name] or 0) + 1
+    out[#out + 1] = 1; out[#out + 1] = id; out[#out + 1] = state
+  end
+end
+
+if #w_task > 0 then
+  bulk('HSET', tasks, w_task)
+  bulk('HSET', states, w_state)
+  bulk('HSET', prios, w_prio)
+  bulk('HSET', enqueued_at, w_enq)
+  if #w_due > 0 then bulk('HSET', dues, w_due) end
+  if #w_idem > 0 then bulk('HSET', idem, w_idem); bulk('ZADD', idem_exp, w_exp) end
+  if #w_ready > 0 then bulk('ZADD', ready, w_ready); redis.call('PUBLISH', worker_channel, 'ready') end
+  if #w_sched > 0 then bulk('ZADD', scheduled, w_sched); redis.call('PUBLISH', scheduler_channel, 'due') end
+  count_event(totals, stats, now, stats_ttl, 'enqueued', per_task)
+end
+return out

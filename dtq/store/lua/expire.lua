@@ -1,0 +1,48 @@
+#!lua flags=allow-oom
+-- Retention: delete finished records whose time is up (succeeded and cancelled past their
+-- retention, dead past the dead TTL or beyond the dead-letter cap, oldest first) and forget
+-- expired idempotency keys. Bounded by ARGV[1] per kind, so a large backlog is deleted over
+-- several calls without blocking Redis.
+--
+-- KEYS[1] dtq:{q}:succeeded  zset, score = delete-after ms   KEYS[4] dtq:{q}:idem      hash
+-- KEYS[2] dtq:{q}:cancelled  zset, score = delete-after ms   KEYS[5] dtq:{q}:idem:exp  zset
+-- KEYS[3] dtq:{q}:dead       zset, score = died ms
+-- KEYS[6..18] dtq:{q}:t:<column>, every column of the task table
+-- ARGV[1] most records of each kind to delete   ARGV[2] dead TTL, ms   ARGV[3] dead-letter cap
+-- Returns: {finished records deleted, dead records deleted, idempotency keys forgotten,
+--           1 if more remain to delete else 0}
+-- @include now
+-- @include bulk
+local succeeded, cancelled, dead, idem, idem_exp = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
+local limit, dead_ttl, dead_max = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local now = now_ms()
+
+local function forget(ids)
+  for k = 6, #KEYS do bulk('HDEL', KEYS[k], ids) end
+end
+local more = 0
+local function due(key, upto)
+  local ids = redis.call('ZRANGE', key, '-inf', upto, 'BYSCORE', 'LIMIT', 0, limit)
+  if #ids == limit then more = 1 end
+  return ids
+end
+
+local finished_count = 0
+for _, key in ipairs({succeeded, cancelled}) do
+  local ids = due(key, now)
+  if #ids > 0 then bulk('ZREM', key, ids); forget(ids); finished_count = finished_count + #ids end
+end
+
+local dead_ids = due(dead, now - dead_ttl)
+local over = redis.call('ZCARD', dead) - #dead_ids - dead_max
+if over > 0 then
+  -- the oldest beyond the cap; they sort right after the expired ones
+  local extra = redis.call('ZRANGE', dead, #dead_ids, #dead_ids + math.min(over, limit) - 1)
+  if over > limit then more = 1 end
+  for _, id in ipairs(extra) do dead_ids[#dead_ids + 1] = id end
+end
+if #dead_ids > 0 then bulk('ZREM', dead, dead_ids); forget(dead_ids) end
+
+local keys = due(idem_exp, now)
+if #keys > 0 then bulk('ZREM', idem_exp, keys); bulk('HDEL', idem, keys) end
+return {finished_count, #dead_ids, #keys, more}

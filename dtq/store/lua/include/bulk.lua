@@ -1,0 +1,22 @@
+-- Run `cmd key args...` in chunks: Lua's unpack() stops near 8000 values, and a batch may be
+-- larger. Chunks are even-sized so field/value and score/member pairs never split. `option`
+-- (e.g. 'XX' for ZADD) goes before the arguments of every chunk.
+local function bulk(cmd, key, args, option)
+  for i = 1, #args, 4000 do
+    if option then
+      redis.call(cmd, key, option, unpack(args, i, math.min(i + 3999, #args)))
+    else
+      redis.call(cmd, key, unpack(args, i, math.min(i + 3999, #args)))
+    end
+  end
+end
+
+-- HMGET of any number of fields, chunked the same way; returns one list in field order.
+local function hmget(key, fields)
+  local values = {}
+  for i = 1, #fields, 4000 do
+    local part = redis.call('HMGET', key, unpack(fields, i, math.min(i + 3999, #fields)))
+    for j = 1, #part do values[#values + 1] = part[j] end
+  end
+  return values
+end

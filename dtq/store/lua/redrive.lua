@@ -1,0 +1,39 @@
+#!lua flags=allow-oom
+-- Give dead tasks another life: dead -> queued at the back of their level, attempts reset, so
+-- they get a full set of retries again. Ids that are not dead (any more) are skipped, so
+-- repeating a redrive never runs a task twice.
+--
+-- KEYS[1] dtq:{q}:dead        zset   KEYS[5] dtq:{q}:t:prio      hash
+-- KEYS[2] dtq:{q}:ready       zset   KEYS[6] dtq:{q}:t:finished  hash
+-- KEYS[3] dtq:{q}:t:state     hash   KEYS[7] dtq:{q}:t:cancel    hash
+-- KEYS[4] dtq:{q}:t:attempts  hash
+-- ARGV[1] worker channel   ARGV[2..] task ids
+-- Returns: number of tasks redriven
+-- @include now
+-- @include band
+-- @include bulk
+local dead, ready, states, attempts, prios, finished, cancels =
+  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7]
+local worker_channel = ARGV[1]
+local now = now_ms()
+
+local ids = {}
+for i = 2, #ARGV do
+  if redis.call('ZSCORE', dead, ARGV[i]) then ids[#ids + 1] = ARGV[i] end
+end
+if #ids == 0 then return 0 end
+local levels = hmget(prios, ids)
+local w_state, w_attempts, w_ready = {}, {}, {}
+for n, id in ipairs(ids) do
+  w_state[#w_state + 1] = id; w_state[#w_state + 1] = 'queued'
+  w_attempts[#w_attempts + 1] = id; w_attempts[#w_attempts + 1] = 0
+  w_ready[#w_ready + 1] = ready_score(levels[n] or 5, now); w_ready[#w_ready + 1] = id
+end
+bulk('ZREM', dead, ids)
+bulk('HSET', states, w_state)
+bulk('HSET', attempts, w_attempts)
+bulk('HDEL', finished, ids)
+bulk('HDEL', cancels, ids)
+bulk('ZADD', ready, w_ready)
+redis.call('PUBLISH', worker_channel, 'ready')
+return #ids

@@ -1,0 +1,271 @@
+"""The task model: what producers submit, what Redis stores, and what readers get back.
+
+Three shapes, each for one audience:
+- `TaskRequest` is what a producer asks for; `prepare()` validates a batch all-or-nothing and
+  encodes each item once.
+- `TaskSpec` is the immutable part stored in Redis as JSON (msgspec, never pickle); workers
+  decode it with a strict schema, so a foreign or corrupt record is rejected, not executed.
+- `Task` is the full read model (spec plus state, attempts, outcome and timestamps).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+import msgspec
+
+from dtq.errors import FieldProblem, InvalidQueueName, InvalidTask
+from dtq.ids import new_ids
+from dtq.keys import check_queue_name
+from dtq.settings import TaskDefaults
+
+MAX_NAME_LENGTH = 256
+MAX_KEY_LENGTH = 256
+MAX_TIMEOUT = 7 * 86_400.0
+MAX_DELAY = 10 * 365 * 86_400.0
+
+
+class TaskState(StrEnum):
+    """Where a task is in its life."""
+
+    SCHEDULED = "scheduled"
+    QUEUED = "queued"
+    ACTIVE = "active"
+    RETRYING = "retrying"
+    SUCCEEDED = "succeeded"
+    DEAD = "dead"
+    CANCELLED = "cancelled"
+
+    @property
+    def is_final(self) -> bool:
+        """True once nothing more will happen to the task."""
+        return self in (TaskState.SUCCEEDED, TaskState.DEAD, TaskState.CANCELLED)
+
+
+class TaskSpec(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """The immutable record a worker needs to run a task, stored as JSON."""
+
+    id: str
+    task: str
+    queue: str
+    priority: int
+    max_retries: int
+    timeout: float
+    payload: Any = None
+    key: str | None = None
+
+
+class TaskError(msgspec.Struct, frozen=True):
+    """The last failure of a task."""
+
+    type: str
+    message: str
+    traceback: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TaskRequest:
+    """One task a producer wants run. Unset fields take the queue's defaults."""
+
+    task: str
+    payload: Any = None
+    queue: str = "default"
+    priority: int | None = None
+    max_retries: int | None = None
+    timeout: float | None = None
+    key: str | None = None
+    delay: float | None = None
+    at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PreparedTask:
+    """A validated request, encoded once, ready for the enqueue script."""
+
+    id: str
+    spec: bytes
+    task: str
+    queue: str
+    priority: int
+    key: str | None
+    delay_ms: int
+    at_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class Task:
+    """Everything known about a task."""
+
+    id: str
+    task: str
+    queue: str
+    state: TaskState
+    priority: int
+    payload: Any
+    max_retries: int
+    timeout: float
+    key: str | None
+    attempts: int
+    result: Any
+    error: TaskError | None
+    worker: str | None
+    cancel_requested: bool
+    enqueued_at: datetime | None
+    scheduled_for: datetime | None
+    started_at: datetime | None
+    finished_at: datetime | None
+
+
+_encode = msgspec.json.Encoder().encode
+
+
+def prepare(requests: Sequence[TaskRequest], defaults: TaskDefaults) -> list[PreparedTask]:
+    """Validate every request and encode it; raise `InvalidTask` naming each bad index and field.
+
+    Validation is all-or-nothing: nothing is returned unless every item is valid.
+    """
+    problems: list[FieldProblem] = []
+    prepared: list[PreparedTask] = []
+    indexed = len(requests) > 1
+    for index, (request, task_id) in enumerate(zip(requests, new_ids(len(requests)), strict=True)):
+        item_problems = _check(request, defaults)
+        if not item_problems:
+            item = _encode_one(request, task_id, defaults, item_problems)
+            if item is not None:
+                prepared.append(item)
+        where = index if indexed else None
+        problems.extend(FieldProblem(p.field, p.message, where) for p in item_problems)
+    if problems:
+        raise InvalidTask(problems)
+    return prepared
+
+
+def _check(request: TaskRequest, defaults: TaskDefaults) -> list[FieldProblem]:
+    checks = (
+        _check_name(request.task),
+        _check_queue(request.queue),
+        _check_int("priority", request.priority, 0, 9),
+        _check_int("max_retries", request.max_retries, 0, 1000),
+        _check_number("timeout", request.timeout, 0.001, MAX_TIMEOUT),
+        _check_key(request.key),
+        _check_number("delay", request.delay, 0, MAX_DELAY),
+        _check_at(request.at),
+    )
+    problems = [problem for problem in checks if problem is not None]
+    if request.delay is not None and request.at is not None:
+        problems.append(FieldProblem("delay", "give either delay or at, not both"))
+    return problems
+
+
+def _check_name(name: object) -> FieldProblem | None:
+    if not isinstance(name, str) or not 1 <= len(name) <= MAX_NAME_LENGTH:
+        return FieldProblem("task", f"must be a name of 1-{MAX_NAME_LENGTH} characters")
+    if not name.isprintable():
+        return FieldProblem("task", "must not contain control characters")
+    return None
+
+
+def _check_queue(queue: object) -> FieldProblem | None:
+    try:
+        check_queue_name(queue)  # type: ignore[arg-type]
+    except InvalidQueueName as exc:
+        return FieldProblem("queue", str(exc))
+    return None
+
+
+def _check_int(field: str, value: object, low: int, high: int) -> FieldProblem | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        return FieldProblem(field, f"must be an integer from {low} to {high}")
+    return None
+
+
+def _check_number(field: str, value: object, low: float, high: float) -> FieldProblem | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        return FieldProblem(field, "must be a number of seconds")
+    if not low <= value <= high:
+        return FieldProblem(field, f"must be between {low:g} and {high:g} seconds")
+    return None
+
+
+def _check_key(key: object) -> FieldProblem | None:
+    if key is not None and (not isinstance(key, str) or not 1 <= len(key) <= MAX_KEY_LENGTH):
+        return FieldProblem("key", f"must be a string of 1-{MAX_KEY_LENGTH} characters")
+    return None
+
+
+def _check_at(at: object) -> FieldProblem | None:
+    if at is None:
+        return None
+    if not isinstance(at, datetime) or at.tzinfo is None:
+        return FieldProblem("at", "must be a datetime with a time zone")
+    return None
+
+
+def _encode_one(
+    request: TaskRequest, task_id: str, defaults: TaskDefaults, problems: list[FieldProblem]
+) -> PreparedTask | None:
+    priority = defaults.priority if request.priority is None else request.priority
+    spec = TaskSpec(
+        id=task_id,
+        task=request.task,
+        queue=request.queue,
+        priority=priority,
+        max_retries=defaults.max_retries if request.max_retries is None else request.max_retries,
+        timeout=float(defaults.timeout if request.timeout is None else request.timeout),
+        payload=request.payload,
+        key=request.key,
+    )
+    try:
+        encoded = _encode(spec)
+    except (TypeError, msgspec.EncodeError, OverflowError) as exc:
+        problems.append(FieldProblem("payload", f"is not JSON-serialisable: {exc}"))
+        return None
+    if len(encoded) > defaults.max_payload_bytes:
+        problems.append(
+            FieldProblem("payload", f"encodes to {len(encoded)} bytes, over the {defaults.max_payload_bytes} limit")
+        )
+        return None
+    return PreparedTask(
+        id=task_id,
+        spec=encoded,
+        task=request.task,
+        queue=request.queue,
+        priority=priority,
+        key=request.key,
+        delay_ms=round((request.delay or 0) * 1000),
+        at_ms=to_ms(request.at) if request.at is not None else 0,
+    )
+
+
+_decode_spec = msgspec.json.Decoder(TaskSpec).decode
+
+
+def decode_spec(raw: bytes) -> TaskSpec:
+    """Decode a stored record; raises `msgspec.DecodeError`/`ValidationError` if it is not ours."""
+    return _decode_spec(raw)
+
+
+def to_ms(moment: datetime) -> int:
+    """Milliseconds since the epoch of an aware datetime."""
+    return round(moment.timestamp() * 1000)
+
+
+def from_ms(ms: int | None) -> datetime | None:
+    """The UTC datetime of an epoch-milliseconds value (None stays None)."""
+    return None if ms is None else datetime.fromtimestamp(ms / 1000, tz=UTC)
+
+
+def rfc3339(moment: datetime | None) -> str | None:
+    """RFC 3339 UTC text with milliseconds, e.g. 2026-11-28T09:17:33.123Z."""
+    if moment is None:
+        return None
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"

@@ -1,0 +1,33 @@
+"""The one loop every periodic chore runs in: do it, log a failure, wait, repeat."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+
+from dtq.errors import RedisUnavailable
+
+log = logging.getLogger("dtq.upkeep")
+
+
+async def every(interval: float, name: str, step: Callable[[], Awaitable[None]], stop: asyncio.Event) -> None:
+    """Run `step` every `interval` seconds until `stop` is set; a failing step never ends the loop."""
+    while not stop.is_set():
+        try:
+            await step()
+        except RedisUnavailable as exc:
+            log.warning("%s: %s; trying again in %.1fs", name, exc, interval)
+        except Exception:
+            log.exception("%s failed; trying again in %.1fs", name, interval)
+        await sleep_unless(stop, interval)
+
+
+async def sleep_unless(event: asyncio.Event, seconds: float) -> bool:
+    """Wait up to `seconds` for `event`; True if it was set."""
+    try:
+        async with asyncio.timeout(seconds):
+            await event.wait()
+    except TimeoutError:
+        return False
+    return True

@@ -1,0 +1,72 @@
+"""Pub/sub listeners that wake idle processes at once instead of making them poll.
+
+Notifications are hints: one may be lost (a reconnect, a slow subscriber), so every listener's
+owner also polls on a slow timer. After a reconnect the listener reports a wake-up anyway,
+because something may have happened while it was away.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Sequence
+
+import redis.exceptions as rex
+from redis.asyncio import Redis
+
+log = logging.getLogger("dtq.wakeup")
+
+RECONNECT_DELAY = 0.5
+
+
+class Listener:
+    """Subscribes to `channels` (exact names) and/or `patterns`, calling `on_message(channel, data)`."""
+
+    def __init__(
+        self,
+        redis: Redis,
+        on_message: Callable[[str, str], None],
+        *,
+        channels: Sequence[str] = (),
+        patterns: Sequence[str] = (),
+    ) -> None:
+        self.redis = redis
+        self.on_message = on_message
+        self.channels = list(channels)
+        self.patterns = list(patterns)
+        self.subscribed = asyncio.Event()
+
+    async def run(self) -> None:
+        """Listen until cancelled, resubscribing after any connection failure."""
+        while True:
+            try:
+                await self._listen()
+            except asyncio.CancelledError:
+                raise
+            except (rex.ConnectionError, rex.TimeoutError, OSError) as exc:
+                log.info("notification connection lost (%s); resubscribing", exc)
+            except Exception:
+                log.exception("notification listener failed; resubscribing")
+            self.subscribed.clear()
+            await asyncio.sleep(RECONNECT_DELAY)
+
+    async def _listen(self) -> None:
+        pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
+        try:
+            if self.channels:
+                await pubsub.subscribe(*self.channels)
+            if self.patterns:
+                await pubsub.psubscribe(*self.patterns)
+            self.subscribed.set()
+            self.on_message("", "reconnected")
+            while True:
+                message = await pubsub.get_message(timeout=None)
+                if message is None:
+                    continue
+                channel, data = message["channel"], message["data"]
+                self.on_message(
+                    channel.decode() if isinstance(channel, bytes) else str(channel),
+                    data.decode() if isinstance(data, bytes) else str(data),
+                )
+        finally:
+            await pubsub.aclose()

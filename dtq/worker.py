@@ -1,0 +1,450 @@
+"""The worker: claims tasks in batches, runs their handlers, records outcomes, renews leases.
+
+Lifecycle: starting -> running -> draining -> stopped. `run()` = `start()`, wait for
+`request_stop()`, `stop()`. Building a Worker does no I/O and installs no signal handlers; the
+`dtq worker` entrypoint owns signals and calls `request_stop()`, which is idempotent and safe
+from a signal handler.
+
+Per task: claim (one script call for up to the free slots) -> run under its timeout ->
+complete | retry | bury (batched with other outcomes into one round trip). A slot is free only
+once its outcome is recorded, so at most `concurrency` leases are held at any moment, which
+bounds the tasks a crash can make run twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import os
+import random
+import secrets
+import socket
+import time
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+
+import msgspec
+from redis.asyncio import Redis
+
+from dtq import heartbeat
+from dtq.backoff import Backoff
+from dtq.client import Client
+from dtq.context import TaskContext
+from dtq.errors import ConfigError, RedisUnavailable, UndecodableTask, UnknownTask
+from dtq.execution import Failed, Outcome, Succeeded, ThreadRunner, describe, execute
+from dtq.keys import check_queue_name
+from dtq.outbox import Kind, Outbox
+from dtq.registry import App, TaskDefinition
+from dtq.settings import Settings
+from dtq.store import calls
+from dtq.store.calls import Burial, ClaimedTask, Failure, HandBack, Lease, LeaseVerdict, Success
+from dtq.task import TaskSpec, decode_spec
+from dtq.upkeep import every, sleep_unless
+from dtq.wakeup import Listener
+
+log = logging.getLogger("dtq.worker")
+
+RECONNECT_DELAY = 1.0
+_encode = msgspec.json.Encoder().encode
+
+
+class WorkerState(StrEnum):
+    """Where a worker is in its life."""
+
+    STARTING = "starting"
+    RUNNING = "running"
+    DRAINING = "draining"
+    STOPPED = "stopped"
+
+
+@dataclass(slots=True, eq=False)
+class Held:
+    """A task this worker holds a lease on."""
+
+    queue: str
+    claimed: ClaimedTask
+    token: str
+    ctx: TaskContext | None = None
+    runner: asyncio.Task[None] | None = None
+    settled: bool = False  # its outcome is in the outbox
+
+
+def make_worker_id() -> str:
+    """host:pid:random, readable in task records and unique across restarts."""
+    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
+
+
+class Worker:
+    """Runs the handlers of `app` for tasks of `queues`, `concurrency` at a time."""
+
+    def __init__(
+        self,
+        app: App,
+        settings: Settings,
+        *,
+        queues: Sequence[str] | None = None,
+        concurrency: int | None = None,
+        burst: bool = False,
+        redis: Redis | None = None,
+    ) -> None:
+        self.app = app
+        self.settings = settings
+        self.queues = [check_queue_name(q) for q in (queues or settings.worker.queues)]
+        self.concurrency = concurrency or settings.worker.concurrency
+        if self.concurrency < 1:
+            raise ConfigError("worker concurrency must be at least 1")
+        self.burst = burst
+        self.id = make_worker_id()
+        self.state = WorkerState.STARTING
+        self.processed = 0
+        self.failed = 0
+        self.client = Client(settings, redis=redis)
+        self._backoff = Backoff.from_defaults(settings.tasks)
+        self._lease_ms = round(settings.worker.lease * 1000)
+        self._held: dict[str, Held] = {}
+        self._outbox = Outbox(self.client.scripts, settings.retention, self.client.keys)
+        self._threads = ThreadRunner(self.concurrency, self._slot_freed_now)
+        self._claims = itertools.count(1)
+        self._rotation = itertools.cycle(range(len(self.queues)))
+        self._stop_requested = asyncio.Event()
+        self._hurry = asyncio.Event()
+        self._upkeep_stop = asyncio.Event()
+        self._wake = asyncio.Event()
+        self._slot_freed = asyncio.Event()
+        self._outbox_ready = asyncio.Event()
+        self._all_settled = asyncio.Event()
+        self._background: list[asyncio.Task[None]] = []
+        self._claimer: asyncio.Task[None] | None = None
+        self._started_at = 0.0
+
+    # --- lifecycle ---------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Start, work until `request_stop()` (or, in burst mode, until the queues are empty), stop."""
+        try:
+            await self.start()
+            await self._stop_requested.wait()
+        finally:
+            await self.stop()
+
+    def request_stop(self, *, now: bool = False) -> None:
+        """Ask the worker to drain and stop; `now` skips the grace period (a second signal)."""
+        if now:
+            self._hurry.set()
+        self._stop_requested.set()
+        self._wake.set()
+        self._slot_freed.set()
+
+    async def start(self) -> None:
+        """Connect, register, and begin claiming."""
+        self._started_at = time.time()
+        heartbeat_path = self.settings.worker.health_file
+        try:
+            heartbeat.stamp(heartbeat_path)
+        except OSError as exc:
+            raise ConfigError(f"DTQ_WORKER_HEALTH_FILE: cannot write {heartbeat_path}: {exc}") from exc
+        await self._connect()
+        listener = Listener(
+            self.client.redis, self._on_notification, channels=[self.client.keys(q).worker_channel for q in self.queues]
+        )
+        ws = self.settings.worker
+        stop = self._upkeep_stop
+        self._background = [
+            asyncio.create_task(listener.run(), name="dtq-notifications"),
+            asyncio.create_task(every(heartbeat.STAMP_INTERVAL, "health stamp", self._stamp, stop), name="dtq-stamp"),
+            asyncio.create_task(every(ws.heartbeat_interval, "heartbeat", self._heartbeat, stop), name="dtq-heartbeat"),
+            asyncio.create_task(every(ws.lease / 3, "lease renewal", self._renew_leases, stop), name="dtq-leases"),
+            asyncio.create_task(self._record_outcomes(), name="dtq-outcomes"),
+        ]
+        self.state = WorkerState.RUNNING
+        self._claimer = asyncio.create_task(self._claim_loop(), name="dtq-claims")
+        log.info("worker %s consuming %s with concurrency %d", self.id, ",".join(self.queues), self.concurrency)
+
+    async def _connect(self) -> None:
+        while not self._stop_requested.is_set():
+            try:
+                await self.client.connect()
+                return
+            except RedisUnavailable as exc:
+                log.warning("cannot reach Redis (%s); retrying in %.0fs", exc, RECONNECT_DELAY)
+                await sleep_unless(self._stop_requested, RECONNECT_DELAY)
+
+    async def stop(self) -> None:
+        """Stop claiming, let running tasks finish within the grace period, hand back the rest."""
+        if self.state in (WorkerState.DRAINING, WorkerState.STOPPED):
+            return
+        self.state = WorkerState.DRAINING
+        self.request_stop()
+        if self._claimer is not None:
+            await self._claimer
+        log.info("worker %s draining %d task(s)", self.id, len(self._held))
+        await self._drain(self.settings.worker.shutdown_grace)
+        await self._hand_back_unfinished()
+        self._upkeep_stop.set()
+        for task in self._background:
+            task.cancel()
+        await asyncio.gather(*self._background, return_exceptions=True)
+        try:
+            await heartbeat.withdraw(self.client.redis, self.client.global_keys, self.id)
+        except RedisUnavailable as exc:
+            log.warning("could not withdraw from the worker registry: %s", exc)
+        self._threads.shutdown()
+        await self.client.close()
+        self.state = WorkerState.STOPPED
+        log.info("worker %s stopped (%d processed, %d failed)", self.id, self.processed, self.failed)
+
+    async def _drain(self, grace: float) -> None:
+        self._update_settled()
+        waiting = asyncio.ensure_future(self._all_settled.wait())
+        hurry = asyncio.ensure_future(self._hurry.wait())
+        await asyncio.wait({waiting, hurry}, timeout=grace, return_when=asyncio.FIRST_COMPLETED)
+        waiting.cancel()
+        hurry.cancel()
+        runners = [h.runner for h in self._held.values() if not h.settled and h.runner is not None]
+        for runner in runners:
+            runner.cancel()
+        await asyncio.gather(*runners, return_exceptions=True)
+
+    async def _hand_back_unfinished(self) -> None:
+        """Record what finished, then give every other lease back at once."""
+        for _ in range(3):
+            try:
+                await self._flush()
+                break
+            except RedisUnavailable as exc:
+                log.warning("could not record outcomes before exit: %s", exc)
+                await asyncio.sleep(RECONNECT_DELAY)
+        unfinished: dict[str, list[HandBack]] = defaultdict(list)
+        for held in self._held.values():
+            if not held.settled:
+                unfinished[held.queue].append(HandBack(held.claimed.id, held.token, held.claimed.ready_ms))
+        if not unfinished:
+            return
+        retention = self.settings.retention
+        try:
+            await self.client.scripts.run_many(
+                [calls.release(self.client.keys(q), items, retention) for q, items in unfinished.items()]
+            )
+            log.info("handed back %d unfinished task(s)", sum(len(v) for v in unfinished.values()))
+        except RedisUnavailable as exc:
+            log.warning("could not hand back tasks (%s); their leases will expire and they will be retried", exc)
+
+    # --- claiming ----------------------------------------------------------------------------
+
+    def free_slots(self) -> int:
+        """How many more tasks this worker may hold now."""
+        return self.concurrency - len(self._held) - self._threads.abandoned
+
+    async def _claim_loop(self) -> None:
+        while self.state is WorkerState.RUNNING and not self._stop_requested.is_set():
+            if self.free_slots() <= 0:
+                self._slot_freed.clear()
+                await self._slot_freed.wait()
+                continue
+            self._wake.clear()
+            try:
+                claimed = await self._claim_round()
+            except RedisUnavailable as exc:
+                log.warning("claim failed: %s", exc)
+                await sleep_unless(self._stop_requested, RECONNECT_DELAY)
+                continue
+            if claimed:
+                continue
+            if self.burst and not self._held:
+                log.info("burst mode: queues are empty, stopping")
+                self.request_stop()
+                return
+            await sleep_unless(self._wake, self.settings.worker.idle_poll)
+
+    async def _claim_round(self) -> int:
+        """Claim from each queue in turn (starting one further each round) while slots are free."""
+        start = next(self._rotation)
+        total = 0
+        for i in range(len(self.queues)):
+            free = self.free_slots()
+            if free <= 0:
+                break
+            total += await self._claim(self.queues[(start + i) % len(self.queues)], free)
+        return total
+
+    async def _claim(self, queue: str, count: int) -> int:
+        token = f"{self.id}#{next(self._claims)}"
+        batch = await self.client.scripts.run(
+            calls.claim(self.client.keys(queue), count=count, lease_ms=self._lease_ms, token=token,
+                        worker_id=self.id, order=self._priority_order())
+        )  # fmt: skip
+        for claimed in batch.tasks:
+            held = Held(queue, claimed, token)
+            self._held[claimed.id] = held
+            held.runner = asyncio.create_task(self._process(held))
+        if batch.tasks:
+            self._all_settled.clear()
+        return len(batch.tasks)
+
+    def _priority_order(self) -> str:
+        """'' for strict priority; in weighted mode, priority levels drawn by weight."""
+        if self.settings.worker.priority_mode == "strict":
+            return ""
+        levels = list(range(10))
+        weights = self.settings.worker.weights()
+        order = []
+        while levels:
+            pick = random.choices(range(len(levels)), weights=[weights[lv] for lv in levels])[0]  # noqa: S311
+            order.append(levels.pop(pick))
+        return ",".join(str(level) for level in order)
+
+    # --- running one task --------------------------------------------------------------------
+
+    async def _process(self, held: Held) -> None:
+        claimed = held.claimed
+        try:
+            spec = decode_spec(claimed.spec) if claimed.spec is not None else None
+        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+            spec = None
+            reason = f"the stored record is not a dtq task: {exc}"
+        else:
+            reason = "the stored record is missing"
+        if spec is None:
+            self._settle_without_running(held, "?", describe(UndecodableTask(reason), with_traceback=False))
+            return
+        definition = self.app.get(spec.task)
+        if definition is None:
+            self._settle_unknown(held, spec)
+            return
+        ctx = TaskContext(
+            id=claimed.id, task=spec.task, queue=held.queue, attempt=claimed.attempt,
+            max_retries=spec.max_retries, token=held.token, worker_id=self.id,
+        )  # fmt: skip
+        held.ctx = ctx
+        outcome = await execute(definition, spec.payload, ctx, spec.timeout, self._threads)
+        self._settle(held, spec, definition, outcome)
+
+    def _settle_unknown(self, held: Held, spec: TaskSpec) -> None:
+        if self.settings.worker.unknown_tasks == "log":
+            log.info("no handler for task %r (%s); logged and marked succeeded", spec.task, held.claimed.id)
+            self._put(held, "complete", Success(held.claimed.id, held.token, spec.task, None))
+            return
+        error = describe(UnknownTask(f"no handler is registered for task {spec.task!r}"), with_traceback=False)
+        self._settle_without_running(held, spec.task, error)
+
+    def _settle_without_running(self, held: Held, name: str, error: object) -> None:
+        log.error("task %s (%s) dead-lettered without running: %s", held.claimed.id, name, error)
+        self.failed += 1
+        self._put(held, "dead", Burial(held.claimed.id, held.token, name, _encode(error)))
+
+    def _settle(self, held: Held, spec: TaskSpec, definition: TaskDefinition, outcome: Outcome) -> None:
+        claimed = held.claimed
+        if isinstance(outcome, Succeeded):
+            self._put(held, "complete", Success(claimed.id, held.token, spec.task, outcome.result))
+            return
+        self.failed += 1
+        error = _encode(outcome.error)
+        what = f"task {claimed.id} ({spec.task}) attempt {claimed.attempt}/{spec.max_retries + 1}"
+        if held.ctx is not None and held.ctx.cancel_requested:
+            log.info("%s stopped after a cancel request: %s", what, outcome.error.message)
+            self._put(held, "cancelled", Burial(claimed.id, held.token, spec.task, error))
+        elif outcome.final or claimed.attempt > spec.max_retries:
+            log.error("%s failed for good: %s: %s", what, outcome.error.type, outcome.error.message)
+            self._put(held, "dead", Burial(claimed.id, held.token, spec.task, error))
+        else:
+            delay = self._retry_delay(outcome, definition, claimed.attempt)
+            log.warning("%s failed: %s: %s; retrying in %.2fs", what, outcome.error.type, outcome.error.message, delay)
+            self._put(held, "retry", Failure(claimed.id, held.token, spec.task, error, round(delay * 1000)))
+
+    def _retry_delay(self, outcome: Failed, definition: TaskDefinition, attempt: int) -> float:
+        if outcome.retry_delay is not None:
+            return outcome.retry_delay
+        return (definition.backoff or self._backoff).delay(attempt)
+
+    def _put(self, held: Held, kind: Kind, entry: Success | Failure | Burial) -> None:
+        held.settled = True
+        self.processed += 1
+        self._outbox.add(held.queue, kind, entry)
+        self._outbox_ready.set()
+
+    # --- recording outcomes ------------------------------------------------------------------
+
+    async def _record_outcomes(self) -> None:
+        """Flush the outbox whenever it has entries: natural batching under load."""
+        while True:
+            await self._outbox_ready.wait()
+            self._outbox_ready.clear()
+            try:
+                await self._flush()
+            except RedisUnavailable as exc:
+                log.warning("recording outcomes failed (%s); retrying", exc)
+                await asyncio.sleep(RECONNECT_DELAY / 4)
+                self._outbox_ready.set()
+
+    async def _flush(self) -> None:
+        for recorded in await self._outbox.flush():
+            self._held.pop(recorded.id, None)
+            if not recorded.accepted:
+                log.info(
+                    "outcome %s of task %s not recorded: its lease was lost (another attempt owns it)",
+                    recorded.kind, recorded.id,
+                )  # fmt: skip
+        self._slot_freed_now()
+
+    def _slot_freed_now(self) -> None:
+        self._slot_freed.set()
+        self._update_settled()
+
+    def _update_settled(self) -> None:
+        if not self._held:
+            self._all_settled.set()
+
+    # --- upkeep ------------------------------------------------------------------------------
+
+    async def _renew_leases(self) -> None:
+        by_queue: dict[str, list[Held]] = defaultdict(list)
+        for held in list(self._held.values()):
+            by_queue[held.queue].append(held)
+        if not by_queue:
+            return
+        groups = list(by_queue.items())
+        verdicts = await self.client.scripts.run_many(
+            [calls.extend(self.client.keys(q), [Lease(h.claimed.id, h.token) for h in hs], self._lease_ms)
+             for q, hs in groups]
+        )  # fmt: skip
+        for (_, helds), flags in zip(groups, verdicts, strict=True):
+            for held, verdict in zip(helds, flags, strict=True):
+                self._apply_lease_verdict(held, verdict)
+
+    def _apply_lease_verdict(self, held: Held, verdict: LeaseVerdict) -> None:
+        if verdict is LeaseVerdict.LOST and not held.settled:
+            log.warning("lease of task %s was lost; its outcome will not be recorded", held.claimed.id)
+            if held.ctx is not None:
+                held.ctx.mark_lease_lost()
+        elif verdict is LeaseVerdict.CANCEL_REQUESTED and held.ctx is not None:
+            held.ctx.request_cancel()
+
+    async def _heartbeat(self) -> None:
+        ws = self.settings.worker
+        fields = {
+            "id": self.id,
+            "host": socket.gethostname(),
+            "pid": os.getpid(),
+            "queues": ",".join(self.queues),
+            "concurrency": self.concurrency,
+            "in_flight": len(self._held),
+            "processed": self.processed,
+            "failed": self.failed,
+            "state": self.state.value,
+            "started_at": self._started_at,
+        }
+        await heartbeat.publish(self.client.redis, self.client.global_keys, self.id, fields, ws.heartbeat_interval * 3)
+
+    async def _stamp(self) -> None:
+        heartbeat.stamp(self.settings.worker.health_file)
+
+    def _on_notification(self, channel: str, data: str) -> None:
+        if data.startswith("cancel "):
+            held = self._held.get(data[7:])
+            if held is not None and held.ctx is not None:
+                held.ctx.request_cancel()
+            return
+        self._wake.set()
