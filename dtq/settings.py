@@ -42,6 +42,8 @@ class RedisSettings(Section):
         SecretStr("redis://localhost:6379/0"),
         description="Redis URL (redis://, rediss:// for TLS; user:password@ for ACL users).",
     )
+    username: str | None = Field(None, description="ACL user name; overrides the one in the URL.")
+    password: SecretStr | None = Field(None, description="Password; overrides the one in the URL.")
     key_prefix: str = Field("dtq", pattern=r"^[A-Za-z0-9_.-]{1,32}$", description="Prefix of every key.")
     socket_timeout: float = Field(5.0, gt=0, description="Seconds to wait for a reply.")
     connect_timeout: float = Field(5.0, gt=0, description="Seconds to wait for a connection.")

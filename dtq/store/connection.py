@@ -24,8 +24,14 @@ RETRIES = 3
 
 def create_redis(settings: RedisSettings) -> Redis:
     """A connection pool for `settings.url` (bytes replies; hiredis parses when installed)."""
+    credentials: dict[str, str] = {}
+    if settings.username:
+        credentials["username"] = settings.username
+    if settings.password is not None:
+        credentials["password"] = settings.password.get_secret_value()
     return Redis.from_url(
         settings.url.get_secret_value(),
+        **credentials,
         socket_timeout=settings.socket_timeout,
         socket_connect_timeout=settings.connect_timeout,
         max_connections=settings.max_connections,

@@ -1,0 +1,82 @@
+"""How the CLI shows things: Rich tables for people, JSON for scripts."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict
+from typing import Any
+
+import orjson
+from rich.console import Console
+from rich.table import Table
+
+from dtq.deadletters import DeadPage
+from dtq.inspection import WorkerInfo
+from dtq.store.calls import QueueCounts
+from dtq.task import Task, rfc3339
+
+console = Console()
+
+
+def as_json(value: Any) -> None:
+    """Print `value` as indented JSON."""
+    console.print_json(orjson.dumps(value, default=str).decode())
+
+
+def task_dict(task: Task) -> dict[str, Any]:
+    """A task as the JSON shape the API uses (RFC 3339 timestamps)."""
+    record = asdict(task)
+    for field in ("enqueued_at", "scheduled_for", "started_at", "finished_at"):
+        record[field] = rfc3339(getattr(task, field))
+    record["state"] = task.state.value
+    return record
+
+
+def show_task(task: Task) -> None:
+    """One task as a two-column table."""
+    table = Table(show_header=False, box=None)
+    for name, value in task_dict(task).items():
+        if name == "error" and value:
+            value = f"{value['type']}: {value['message']}"
+        table.add_row(f"[bold]{name}[/]", "" if value is None else str(value))
+    console.print(table)
+
+
+def queue_row(name: str, c: QueueCounts) -> dict[str, Any]:
+    """A queue's counts as JSON-friendly fields."""
+    return {
+        "queue": name, "ready": c.ready, "ready_by_priority": list(c.ready_by_priority),
+        "scheduled": c.scheduled, "active": c.active, "retrying": c.retrying, "dead": c.dead,
+        "succeeded": c.succeeded, "cancelled": c.cancelled, "oldest_ready_age": c.oldest_ready_age,
+        "paused": c.paused,
+    }  # fmt: skip
+
+
+def show_queues(stats: dict[str, QueueCounts]) -> None:
+    """Every queue as one table row."""
+    table = Table("queue", "ready", "by priority 9..0", "scheduled", "active", "retrying", "dead", "oldest", "paused")
+    for name, c in stats.items():
+        by_priority = " ".join(str(n) for n in reversed(c.ready_by_priority))
+        table.add_row(name, str(c.ready), by_priority, str(c.scheduled), str(c.active), str(c.retrying),
+                      str(c.dead), f"{c.oldest_ready_age:.1f}s", "yes" if c.paused else "")  # fmt: skip
+    console.print(table)
+
+
+def show_workers(workers: Sequence[WorkerInfo]) -> None:
+    """Live workers as a table."""
+    table = Table("id", "queues", "concurrency", "in flight", "processed", "failed", "state", "heartbeat")
+    for w in workers:
+        table.add_row(w.id, ",".join(w.queues), str(w.concurrency), str(w.in_flight), str(w.processed),
+                      str(w.failed), w.state, f"{w.heartbeat_age:.1f}s ago")  # fmt: skip
+    console.print(table)
+
+
+def show_dead(page: DeadPage) -> None:
+    """A page of dead tasks as a table."""
+    table = Table("id", "task", "attempts", "died", "error")
+    for t in page.tasks:
+        error = f"{t.error.type}: {t.error.message}" if t.error else ""
+        table.add_row(t.id, t.task, str(t.attempts), rfc3339(t.finished_at) or "", error[:80])
+    console.print(table)
+    if page.next_cursor:
+        console.print(f"more: --cursor {page.next_cursor}")
