@@ -1,0 +1,107 @@
+"""``python -m bench``: build the contenders' venvs, run the workloads, write the report."""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+import time
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from bench import chart, contenders, machine, report, workloads
+from bench.config import FULL, QUICK
+from bench.contender import Contender
+from bench.context import Context
+from bench.redis_server import PrivateRedis
+from bench.results import Section, Table
+from bench.venvs import Env, InstallError, ensure
+
+BENCH_DIR = Path(__file__).resolve().parent
+REPO = BENCH_DIR.parent
+
+
+def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument(
+        "--quick", action="store_true", help="smoke run: small counts, 1 repeat, results under bench/.work/"
+    )
+    parser.add_argument(
+        "--only", metavar="NAME[,NAME]", help="contenders to run: " + ",".join(c.name for c in contenders.CONTENDERS)
+    )
+    parser.add_argument("--workloads", metavar="NAME[,NAME]", help="workloads to run: " + ",".join(workloads.WORKLOADS))
+    return parser.parse_args(argv)
+
+
+def _prepare(ctx: Context, chosen: Sequence[Contender]) -> None:
+    """Build every venv (in parallel: mostly waiting on downloads) and record failures."""
+
+    def one(contender: Contender) -> tuple[Contender, Env | str]:
+        try:
+            return contender, ensure(contender, BENCH_DIR, REPO)
+        except InstallError as exc:
+            return contender, str(exc)
+
+    # Contenders sharing a venv (rq, rq-fork) must not build it concurrently: first one each.
+    by_venv: dict[str | None, list[Contender]] = {}
+    for c in chosen:
+        by_venv.setdefault(c.venv, []).append(c)
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        firsts = list(pool.map(one, [group[0] for group in by_venv.values()]))
+    rest = [one(c) for group in by_venv.values() for c in group[1:]]
+    for contender, outcome in [*firsts, *rest]:
+        if isinstance(outcome, Env):
+            ctx.envs[contender.name] = outcome
+            ctx.say(f"[setup] {contender.name}: ready ({', '.join(outcome.versions.values())})")
+        else:
+            ctx.failures[contender.name] = outcome
+            ctx.say(f"[setup] {contender.name}: failed: {outcome}")
+
+
+def _run_workloads(ctx: Context, chosen: Sequence[Contender], selected: Sequence[workloads.Workload]) -> list[Section]:
+    sections = []
+    for workload in selected:
+        ctx.say(f"== workload {workload.name}")
+        try:
+            sections.append(workload.run(ctx, chosen))
+        except Exception as exc:
+            failed = Table("failed", ("Workload", "Reason"), [(workload.name, repr(exc)[:300])])
+            sections.append(Section(f"Workload {workload.name}", "", [failed]))
+    return sections
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = _parse(argv)
+    config = QUICK if args.quick else FULL
+    chosen = contenders.select(args.only)
+    selected = workloads.select(args.workloads)
+    if shutil.which("redis-server") is None:
+        sys.exit("redis-server is not on PATH")
+    work_dir = BENCH_DIR / ".work"
+    out_dir = work_dir / "results" if config.quick else BENCH_DIR / "results"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    load_before = machine.load_average()
+    started_wall, started = time.strftime("%Y-%m-%d %H:%M %Z"), time.monotonic()
+    with PrivateRedis(work_dir / "redis-queue") as queue, PrivateRedis(work_dir / "redis-probe") as probe:
+        ctx = Context(REPO, BENCH_DIR, work_dir, config, queue, probe)
+        _prepare(ctx, chosen)
+        sections = _run_workloads(ctx, chosen, selected)
+        redis_version = queue.version()
+    facts = machine.facts() | {
+        "Redis": f'redis-server {redis_version} (private, `--save "" --appendonly no`)',
+        "Load average before (1/5/15 min)": load_before,
+        "Load average after (1/5/15 min)": machine.load_average(),
+    }
+    command = (
+        "python -m bench"
+        + (" --quick" if config.quick else "")
+        + (f" --only {args.only}" if args.only else "")
+        + (f" --workloads {args.workloads}" if args.workloads else "")
+    )
+    info = report.RunInfo(command, started_wall, time.monotonic() - started, facts)
+    text = report.render(info, chosen, ctx.envs, ctx.failures, sections)
+    (out_dir / "latest.md").write_text(text)
+    charts = [c for s in sections for c in s.charts]
+    chart.render(charts, f"{facts['CPU']}, {facts['Cores']} cores", out_dir / "latest.png")
+    print(f"wrote {out_dir / 'latest.md'} and {out_dir / 'latest.png'}")

@@ -1,0 +1,58 @@
+"""Counts, repeats and time limits for a full run and for ``--quick``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Config:
+    """Everything a workload may size itself by; one instance per run."""
+
+    quick: bool
+    repeats: int
+    drain_n: int
+    worker_counts: tuple[int, ...]
+    latency_rate: float
+    latency_seconds: float
+    ceiling_requests: int
+    ceiling_pipelined_requests: int
+    produce_timeout_s: float
+    drain_timeout_s: float
+    boot_timeout_s: float
+
+
+FULL = Config(
+    quick=False,
+    repeats=3,
+    drain_n=20_000,
+    worker_counts=(1, 2),
+    latency_rate=200.0,
+    latency_seconds=10.0,
+    ceiling_requests=200_000,
+    ceiling_pipelined_requests=2_000_000,
+    produce_timeout_s=300.0,
+    drain_timeout_s=300.0,
+    boot_timeout_s=60.0,
+)
+
+QUICK = Config(
+    quick=True,
+    repeats=1,
+    drain_n=2_000,
+    worker_counts=(1, 2),
+    latency_rate=200.0,
+    latency_seconds=2.0,
+    ceiling_requests=20_000,
+    ceiling_pipelined_requests=200_000,
+    produce_timeout_s=120.0,
+    drain_timeout_s=60.0,
+    boot_timeout_s=45.0,
+)
+
+
+def scaled_drain_n(config: Config, override: int | None) -> int:
+    """A slow contender's smaller N, shrunk by the same factor as the run's own N."""
+    if override is None:
+        return config.drain_n
+    return max(100, override * config.drain_n // FULL.drain_n)

@@ -1,0 +1,68 @@
+"""SAQ worker-side module: settings, the no-op job and the producer (runs in SAQ's venv)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from redis import asyncio as aioredis
+from saq.queue.redis import RedisQueue
+
+from bench.probe import queue_url, task_done
+
+# SAQ has no bulk enqueue (Queue.map waits for results); concurrent enqueue() calls are its
+# fastest producer path.
+_IN_FLIGHT = 100
+# ttl=-1 deletes the job hash on completion instead of keeping the result for 600 s.
+_JOB_OPTIONS: dict[str, Any] = {"ttl": -1, "timeout": 0}
+
+
+async def noop(ctx: dict[str, Any], *, sent_at: float) -> None:
+    task_done(sent_at)
+
+
+# 50 slots per process: 20, 50 and 100 drained within noise of each other here, and every slot
+# holds its own connection.
+_CONCURRENCY = 50
+
+
+def _queue() -> RedisQueue:
+    # Every concurrency slot holds a connection in BLMOVE while idle, and redis-py's default
+    # async pool stops at 100 connections; leave room for enqueues, pub/sub and upkeep.
+    return RedisQueue(aioredis.from_url(queue_url(), max_connections=_CONCURRENCY + 50), name="bench")
+
+
+queue = _queue()
+
+settings = {
+    "queue": queue,
+    "functions": [noop],
+    # Each concurrency slot is one BLMOVE consumer; many keep the round trips overlapped.
+    "concurrency": _CONCURRENCY,
+}
+
+
+class _Producer:
+    def __init__(self, q: RedisQueue) -> None:
+        self._queue = q
+
+    async def bulk(self, n: int) -> None:
+        sem = asyncio.Semaphore(_IN_FLIGHT)
+
+        async def send() -> None:
+            async with sem:
+                await self._queue.enqueue("noop", sent_at=0.0, **_JOB_OPTIONS)
+
+        await asyncio.gather(*(send() for _ in range(n)))
+
+    async def one(self, sent_at: float) -> None:
+        await self._queue.enqueue("noop", sent_at=sent_at, **_JOB_OPTIONS)
+
+    async def close(self) -> None:
+        await self._queue.disconnect()
+
+
+async def open_producer() -> _Producer:
+    q = _queue()
+    await q.connect()
+    return _Producer(q)

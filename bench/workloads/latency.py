@@ -1,0 +1,114 @@
+"""Workload 2: pickup latency at a fixed enqueue rate with one idle worker process."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from bench import probe, runner
+from bench.contender import Contender
+from bench.context import Context
+from bench.results import Bar, Chart, Section, Table
+from bench.stats import Spread, percentile
+from bench.venvs import Env
+
+WARM_TASKS = 20
+IDLE_BEFORE_S = 1.0
+COLUMNS = ("Contender", "p50 (ms)", "p99 (ms)", "max (ms)", "Samples", "Producer rate (tasks/s)")
+
+
+@dataclass(frozen=True)
+class Sample:
+    p50_ms: float
+    p99_ms: float
+    max_ms: float
+    count: int
+    producer_rate: float
+
+
+def latency_once(ctx: Context, contender: Contender, env: Env, tag: str) -> Sample:
+    cfg = ctx.config
+    runner.reset(ctx)
+    started = time.perf_counter()
+    group = runner.start_workers(ctx, contender, env, 1, tag)
+    try:
+        # A few untimed tasks prove the worker is up and connected before it is left idle.
+        runner.produce(ctx, contender, env, "bulk", str(WARM_TASKS))
+        runner.wait_for(ctx, group, WARM_TASKS, started, cfg.boot_timeout_s)
+        ctx.probe.flush()
+        time.sleep(IDLE_BEFORE_S)
+        sent = runner.produce(ctx, contender, env, "paced", str(cfg.latency_rate), str(cfg.latency_seconds))
+        n = int(sent["n"])
+        runner.wait_for(ctx, group, n, time.perf_counter(), 30.0)
+        raw = ctx.probe.client.lrange(probe.LATENCY_KEY, 0, -1)
+    finally:
+        group.stop()
+    samples = [float(x) for x in raw]
+    if len(samples) < n:
+        raise runner.RunFailed(f"only {len(samples)} of {n} latency samples recorded")
+    return Sample(percentile(samples, 50), percentile(samples, 99), max(samples), len(samples), n / sent["seconds"])
+
+
+class Latency:
+    """One producer at a fixed rate, paced by absolute deadlines; (start - enqueue) per task."""
+
+    name = "latency"
+
+    def run(self, ctx: Context, contenders: Sequence[Contender]) -> Section:
+        cfg = ctx.config
+        table = Table("Pickup latency", COLUMNS)
+        chart = Chart("Pickup latency (median of repeats, min-max)", "ms", log_scale=True)
+        for contender in contenders:
+            env = ctx.env_of(contender)
+            if env is None:
+                reason = ctx.failures.get(contender.name, "not installed")
+                table.rows.append((contender.name, f"failed: {reason}", "", "", "", ""))
+                continue
+            samples = self._repeats(ctx, contender, env, table)
+            if samples:
+                table.rows.append(_row(contender, samples))
+                chart.bars.append(Bar(contender.name, "p50", Spread.of([s.p50_ms for s in samples])))
+                chart.bars.append(Bar(contender.name, "p99", Spread.of([s.p99_ms for s in samples])))
+        table.notes.extend(
+            [
+                f"{cfg.repeats} repeat(s), each with a freshly started worker; p50/p99/max are "
+                "computed per repeat, then shown as median [min-max] over repeats.",
+                "Latency = the task's `time.time()` on entry minus the `time.time()` the producer put "
+                "in the payload just before the enqueue call (same machine, same clock).",
+            ]
+        )
+        intro = (
+            f"One worker process is started, proven up with {WARM_TASKS} untimed tasks and "
+            f"left idle for {IDLE_BEFORE_S:.0f} s; then one producer enqueues one task at a "
+            f"time at {cfg.latency_rate:.0f} tasks/s for {cfg.latency_seconds:.0f} s, each "
+            "send at start + i/rate (absolute deadlines, so no sleep drift)."
+        )
+        return Section("Workload 2: pickup latency", intro, [table], [chart])
+
+    def _repeats(self, ctx: Context, contender: Contender, env: Env, table: Table) -> list[Sample]:
+        samples: list[Sample] = []
+        for i in range(ctx.config.repeats):
+            try:
+                sample = latency_once(ctx, contender, env, f"latency-r{i}")
+            except runner.RunFailed as exc:
+                ctx.say(f"[latency] {contender.name} run {i}: failed: {exc}")
+                table.rows.append((contender.name, f"failed: {exc}", "", "", "", ""))
+                return []
+            ctx.say(f"[latency] {contender.name} run {i}: p50 {sample.p50_ms:.2f} ms, p99 {sample.p99_ms:.2f} ms")
+            samples.append(sample)
+        return samples
+
+
+def _row(contender: Contender, samples: list[Sample]) -> tuple[str, ...]:
+    def spread(attr: str, digits: int) -> str:
+        return Spread.of([getattr(s, attr) for s in samples]).render(digits)
+
+    return (
+        contender.name,
+        spread("p50_ms", 2),
+        spread("p99_ms", 2),
+        spread("max_ms", 1),
+        spread("count", 0),
+        spread("producer_rate", 1),
+    )
