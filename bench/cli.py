@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import shutil
 import sys
 import time
@@ -31,6 +32,9 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
         "--only", metavar="NAME[,NAME]", help="contenders to run: " + ",".join(c.name for c in contenders.CONTENDERS)
     )
     parser.add_argument("--workloads", metavar="NAME[,NAME]", help="workloads to run: " + ",".join(workloads.WORKLOADS))
+    parser.add_argument(
+        "--drain-n", type=int, metavar="N", help="override the drain size (for tuning a contender's settings)"
+    )
     return parser.parse_args(argv)
 
 
@@ -74,6 +78,8 @@ def _run_workloads(ctx: Context, chosen: Sequence[Contender], selected: Sequence
 def main(argv: Sequence[str] | None = None) -> None:
     args = _parse(argv)
     config = QUICK if args.quick else FULL
+    if args.drain_n:
+        config = dataclasses.replace(config, drain_n=args.drain_n)
     chosen = contenders.select(args.only)
     selected = workloads.select(args.workloads)
     if shutil.which("redis-server") is None:

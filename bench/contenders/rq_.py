@@ -30,6 +30,7 @@ SIMPLE = Contender(
     producer_api=_PRODUCER,
     settings="K x `rq worker --worker-class rq.worker.SimpleWorker --quiet`",
     env={"RQ_REDIS_URL": "{queue_url}"},
+    drain_n=5_000,
     why=(
         "SimpleWorker runs jobs in the worker process instead of forking a work horse per job; "
         "quiet logging removes the per-job log lines. The default `result_ttl` is kept: "
@@ -51,5 +52,5 @@ FORKING = Contender(
         "task here, because the forked child exits before a background flush"
     ),
     env={"RQ_REDIS_URL": "{queue_url}", "BENCH_PROBE_DIRECT": "1"},
-    drain_n=2_000,
+    drain_n=1_000,
 )
