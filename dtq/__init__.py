@@ -1,15 +1,15 @@
 """dtq: a distributed task queue for Python on Redis that loses nothing.
 
-    import dtq
+import dtq
 
-    app = dtq.App()
+app = dtq.App()
 
-    @app.task(queue="emails", max_retries=5)
-    async def send_welcome(payload, ctx):
-        ...
+@app.task(queue="emails", max_retries=5)
+async def send_welcome(payload, ctx):
+    ...
 
-    async with dtq.Client(dtq.Settings.from_env()) as client:
-        await client.enqueue("send_welcome", {"user": 42}, queue="emails")
+async with dtq.Client(dtq.Settings.from_env()) as client:
+    await client.enqueue("send_welcome", {"user": 42}, queue="emails")
 """
 
 from dtq.backoff import Backoff

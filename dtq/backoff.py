@@ -32,4 +32,4 @@ class Backoff:
     def delay(self, attempt: int, rng: random.Random | None = None) -> float:
         """A delay drawn uniformly within `bounds(attempt)`."""
         low, high = self.bounds(attempt)
-        return (rng or random).uniform(low, high)  # noqa: S311 - jitter, not cryptography
+        return (rng or random).uniform(low, high)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime
 from types import TracebackType
 from typing import Any
@@ -20,11 +21,11 @@ from dtq.deadletters import DeadPage
 from dtq.errors import TaskFinished, TaskNotFound
 from dtq.inspection import WorkerInfo
 from dtq.keys import GlobalKeys, QueueKeys, check_queue_name, queue_keys
-from dtq.registry import TaskDefinition
+from dtq.registry import App, TaskDefinition
 from dtq.settings import Settings
 from dtq.store import calls
-from dtq.store.calls import CancelOutcome, Cancelled, Enqueued, QueueCounts
-from dtq.store.connection import ServerInfo, check_eviction_policy, create_redis, inspect_server, redis_errors
+from dtq.store.calls import Cancelled, CancelOutcome, Enqueued, QueueCounts
+from dtq.store.connection import ServerInfo, check_eviction_policy, create_redis, inspect_server, redis_errors, text
 from dtq.store.scripts import Scripts
 from dtq.task import PreparedTask, Task, TaskRequest, prepare
 
@@ -35,11 +36,13 @@ class Client:
     """Talks to dtq's Redis on behalf of producers and operators.
 
     Build it with settings, then `async with Client(settings) as client:` (or `await
-    client.connect()` / `await client.close()`). Pass `redis=` to share a connection pool.
+    client.connect()` / `await client.close()`). Pass `redis=` to share a connection pool, and
+    `app=` so tasks enqueued by name take their handler's queue, priority, retries and timeout.
     """
 
-    def __init__(self, settings: Settings, *, redis: Redis | None = None) -> None:
+    def __init__(self, settings: Settings, *, redis: Redis | None = None, app: App | None = None) -> None:
         self.settings = settings
+        self.app = app
         self._owns_redis = redis is None
         self.redis: Redis = redis if redis is not None else create_redis(settings.redis)
         self.scripts = Scripts(self.redis)
@@ -108,15 +111,15 @@ class Client:
         at: datetime | None = None,
     ) -> TaskRequest:
         """A `TaskRequest`, taking unset options from a registered handler's definition."""
-        if isinstance(task, TaskDefinition):
-            return TaskRequest(
-                task=task.name, payload=payload, queue=queue or task.queue,
-                priority=task.priority if priority is None else priority,
-                max_retries=task.max_retries if max_retries is None else max_retries,
-                timeout=task.timeout if timeout is None else timeout, key=key, delay=delay, at=at,
-            )  # fmt: skip
-        return TaskRequest(task=task, payload=payload, queue=queue or "default", priority=priority,
-                           max_retries=max_retries, timeout=timeout, key=key, delay=delay, at=at)  # fmt: skip
+        name = task.name if isinstance(task, TaskDefinition) else task
+        request = TaskRequest(task=name, payload=payload, queue=queue, priority=priority, max_retries=max_retries,
+                              timeout=timeout, key=key, delay=delay, at=at)  # fmt: skip
+        return _with_defaults(request, task) if isinstance(task, TaskDefinition) else request
+
+    def with_handler_defaults(self, request: TaskRequest) -> TaskRequest:
+        """`request` with unset options taken from its registered handler (when `app` is known)."""
+        definition = self.app.get(request.task) if self.app is not None and isinstance(request.task, str) else None
+        return request if definition is None else _with_defaults(request, definition)
 
     async def enqueue_many(self, requests: Sequence[TaskRequest]) -> list[Enqueued]:
         """Enqueue a batch: all valid or none stored (`InvalidTask` names each bad index and field).
@@ -124,6 +127,8 @@ class Client:
         Tasks are stored in chunks pipelined in one round trip per queue; each chunk is atomic,
         and a resent chunk stores nothing twice, because the ids are made here, before sending.
         """
+        if self.app is not None:
+            requests = [self.with_handler_defaults(r) for r in requests]
         prepared = prepare(requests, self.settings.tasks)
         by_queue: dict[str, list[tuple[int, PreparedTask]]] = defaultdict(list)
         for index, item in enumerate(prepared):
@@ -199,7 +204,7 @@ class Client:
         """Every queue that was ever enqueued to, sorted."""
         with redis_errors():
             names = await self.redis.smembers(self.global_keys.queues)
-        return sorted(n.decode() for n in names)
+        return sorted(text(n) for n in names)
 
     async def queue_stats(self, queue: str) -> QueueCounts:
         """Counts of one queue by state and priority, oldest-ready time, paused flag."""
@@ -241,3 +246,14 @@ class Client:
     async def purge_dead(self, queue: str, *, ids: Sequence[str] | None = None, task: str | None = None) -> int:
         """Delete dead tasks (these ids; else all, or all named `task`); returns how many."""
         return await deadletters.purge(self.scripts, self.keys(queue), ids=ids, task=task)
+
+
+def _with_defaults(request: TaskRequest, definition: TaskDefinition) -> TaskRequest:
+    """Fill the options `request` leaves unset from the handler's registration."""
+    return replace(
+        request,
+        queue=request.queue or definition.queue,
+        priority=definition.priority if request.priority is None else request.priority,
+        max_retries=definition.max_retries if request.max_retries is None else request.max_retries,
+        timeout=definition.timeout if request.timeout is None else request.timeout,
+    )

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from dtq.inspection import record_from_columns
 from dtq.keys import QueueKeys
 from dtq.store import calls
-from dtq.store.connection import redis_errors
+from dtq.store.connection import redis_errors, text
 from dtq.store.scripts import Scripts
 from dtq.task import Task
 
@@ -35,9 +36,7 @@ def _parse_cursor(cursor: str) -> tuple[int, str]:
     return int(score), task_id
 
 
-async def page(
-    scripts: Scripts, keys: QueueKeys, *, task: str | None, limit: int, cursor: str | None
-) -> DeadPage:
+async def page(scripts: Scripts, keys: QueueKeys, *, task: str | None, limit: int, cursor: str | None) -> DeadPage:
     """One page of dead tasks, newest first, optionally only those named `task`."""
     top, after_id = _parse_cursor(cursor) if cursor else (None, None)
     found: list[Task] = []
@@ -45,11 +44,11 @@ async def page(
     while len(found) < limit and budget > 0:
         want = min(CHUNK, budget) + 1
         with redis_errors():
-            entries = await scripts.redis.zrange(
+            raw_entries: list[Any] = await scripts.redis.zrange(
                 keys.dead, "+inf" if top is None else top, "-inf", desc=True, byscore=True,
                 offset=0, num=want + (CHUNK if after_id else 0), withscores=True,
             )  # fmt: skip
-        entries = [(raw.decode(), score) for raw, score in entries]
+        entries = [(text(raw), float(score)) for raw, score in raw_entries]
         if after_id is not None:
             # Entries with the cursor's score sort by id, descending: skip up to the cursor.
             entries = [(i, s) for i, s in entries if s != top or i < after_id]
@@ -73,7 +72,7 @@ async def page(
 async def _matching(scripts: Scripts, keys: QueueKeys, task: str | None) -> AsyncIterator[list[str]]:
     """Chunks of dead ids (a snapshot), optionally only tasks named `task`."""
     with redis_errors():
-        ids = [raw.decode() for raw in await scripts.redis.zrange(keys.dead, 0, -1)]
+        ids = [text(raw) for raw in await scripts.redis.zrange(keys.dead, 0, -1)]
     for start in range(0, len(ids), CHUNK):
         chunk = ids[start : start + CHUNK]
         if task is not None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import functools
 import logging
 import traceback
@@ -75,8 +76,13 @@ class ThreadRunner:
             if not future.done():
                 self.abandoned += 1
                 loop = asyncio.get_running_loop()
-                future.add_done_callback(lambda _: loop.call_soon_threadsafe(self._returned))
+                future.add_done_callback(lambda _: self._notify(loop))
             raise
+
+    def _notify(self, loop: asyncio.AbstractEventLoop) -> None:
+        # If the worker already stopped and closed its loop, there is nobody left to tell.
+        with contextlib.suppress(RuntimeError):
+            loop.call_soon_threadsafe(self._returned)
 
     def _returned(self) -> None:
         self.abandoned -= 1
@@ -118,4 +124,6 @@ def encode_result(result: Any) -> Outcome:
     try:
         return Succeeded(_encode(result))
     except (TypeError, msgspec.EncodeError, OverflowError) as exc:
-        return Failed(describe(TypeError(f"the handler's result is not JSON-serialisable: {exc}"), with_traceback=False))
+        return Failed(
+            describe(TypeError(f"the handler's result is not JSON-serialisable: {exc}"), with_traceback=False)
+        )

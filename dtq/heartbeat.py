@@ -24,12 +24,12 @@ STALE_AFTER = 10.0  # seconds without a stamp before the check fails
 async def publish(redis: Redis, keys: GlobalKeys, worker_id: str, fields: Mapping[str, str | int | float],
                   ttl: float) -> None:  # fmt: skip
     """Write the worker's heartbeat record; it disappears `ttl` seconds after the last one."""
-    now = time.time()
+    record: dict[str, str | int | float] = {**fields, "heartbeat_at": time.time()}
     with redis_errors():
         async with redis.pipeline(transaction=True) as pipe:
-            pipe.hset(keys.worker(worker_id), mapping={**fields, "heartbeat_at": now})
+            pipe.hset(keys.worker(worker_id), mapping=record)  # type: ignore[arg-type]  # redis-py's mapping type is invariant
             pipe.pexpire(keys.worker(worker_id), round(ttl * 1000))
-            pipe.zadd(keys.workers, {worker_id: now * 1000})
+            pipe.zadd(keys.workers, {worker_id: float(record["heartbeat_at"]) * 1000})
             await pipe.execute()
 
 

@@ -11,7 +11,7 @@ import msgspec
 from redis.asyncio import Redis
 
 from dtq.keys import GlobalKeys
-from dtq.store.connection import redis_errors
+from dtq.store.connection import redis_errors, text
 from dtq.task import Task, TaskError, TaskSpec, TaskState, decode_spec, from_ms
 
 _decode_error = msgspec.json.Decoder(TaskError).decode
@@ -103,7 +103,7 @@ class WorkerInfo:
 async def live_workers(redis: Redis, keys: GlobalKeys) -> list[WorkerInfo]:
     """Workers whose heartbeat record has not expired; forgets the ones that have."""
     with redis_errors():
-        ids = [raw.decode() for raw in await redis.zrange(keys.workers, 0, -1)]
+        ids = [text(raw) for raw in await redis.zrange(keys.workers, 0, -1)]
         if not ids:
             return []
         async with redis.pipeline(transaction=False) as pipe:

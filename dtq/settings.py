@@ -42,8 +42,8 @@ class RedisSettings(Section):
         SecretStr("redis://localhost:6379/0"),
         description="Redis URL (redis://, rediss:// for TLS; user:password@ for ACL users).",
     )
-    username: str | None = Field(None, description="ACL user name; overrides the one in the URL.")
-    password: SecretStr | None = Field(None, description="Password; overrides the one in the URL.")
+    username: str | None = Field(None, description="ACL user name, used when the URL carries none.")
+    password: SecretStr | None = Field(None, description="Password, used when the URL carries none.")
     key_prefix: str = Field("dtq", pattern=r"^[A-Za-z0-9_.-]{1,32}$", description="Prefix of every key.")
     socket_timeout: float = Field(5.0, gt=0, description="Seconds to wait for a reply.")
     connect_timeout: float = Field(5.0, gt=0, description="Seconds to wait for a connection.")
@@ -179,14 +179,14 @@ class Settings(BaseSettings):
     )
 
     app: str | None = Field(None, description="Your handlers, as module:attribute of a dtq.App.")
-    redis: RedisSettings = RedisSettings()
-    worker: WorkerSettings = WorkerSettings()
-    tasks: TaskDefaults = TaskDefaults()
-    retention: RetentionSettings = RetentionSettings()
-    scheduler: SchedulerSettings = SchedulerSettings()
-    api: ApiSettings = ApiSettings()
-    operator: OperatorSettings = OperatorSettings()
-    log: LogSettings = LogSettings()
+    redis: RedisSettings = Field(default_factory=RedisSettings)
+    worker: WorkerSettings = Field(default_factory=WorkerSettings)
+    tasks: TaskDefaults = Field(default_factory=TaskDefaults)
+    retention: RetentionSettings = Field(default_factory=RetentionSettings)
+    scheduler: SchedulerSettings = Field(default_factory=SchedulerSettings)
+    api: ApiSettings = Field(default_factory=ApiSettings)
+    operator: OperatorSettings = Field(default_factory=OperatorSettings)
+    log: LogSettings = Field(default_factory=LogSettings)
 
     @classmethod
     def from_env(cls, **overrides: Any) -> Settings:

@@ -24,6 +24,7 @@ from dtq.ids import new_ids
 from dtq.keys import check_queue_name
 from dtq.settings import TaskDefaults
 
+DEFAULT_QUEUE = "default"
 MAX_NAME_LENGTH = 256
 MAX_KEY_LENGTH = 256
 MAX_TIMEOUT = 7 * 86_400.0
@@ -70,11 +71,11 @@ class TaskError(msgspec.Struct, frozen=True):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class TaskRequest:
-    """One task a producer wants run. Unset fields take the queue's defaults."""
+    """One task a producer wants run. Unset fields take the handler's, then the global, defaults."""
 
     task: str
     payload: Any = None
-    queue: str = "default"
+    queue: str | None = None
     priority: int | None = None
     max_retries: int | None = None
     timeout: float | None = None
@@ -148,7 +149,7 @@ def prepare(requests: Sequence[TaskRequest], defaults: TaskDefaults) -> list[Pre
 def _check(request: TaskRequest, defaults: TaskDefaults) -> list[FieldProblem]:
     checks = (
         _check_name(request.task),
-        _check_queue(request.queue),
+        _check_queue(request.queue or DEFAULT_QUEUE),
         _check_int("priority", request.priority, 0, 9),
         _check_int("max_retries", request.max_retries, 0, 1000),
         _check_number("timeout", request.timeout, 0.001, MAX_TIMEOUT),
@@ -217,7 +218,7 @@ def _encode_one(
     spec = TaskSpec(
         id=task_id,
         task=request.task,
-        queue=request.queue,
+        queue=request.queue or DEFAULT_QUEUE,
         priority=priority,
         max_retries=defaults.max_retries if request.max_retries is None else request.max_retries,
         timeout=float(defaults.timeout if request.timeout is None else request.timeout),
@@ -238,7 +239,7 @@ def _encode_one(
         id=task_id,
         spec=encoded,
         task=request.task,
-        queue=request.queue,
+        queue=request.queue or DEFAULT_QUEUE,
         priority=priority,
         key=request.key,
         delay_ms=round((request.delay or 0) * 1000),

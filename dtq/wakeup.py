@@ -69,4 +69,4 @@ class Listener:
                     data.decode() if isinstance(data, bytes) else str(data),
                 )
         finally:
-            await pubsub.aclose()
+            await pubsub.aclose()  # type: ignore[no-untyped-call]  # untyped in redis-py

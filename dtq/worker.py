@@ -424,7 +424,7 @@ class Worker:
 
     async def _heartbeat(self) -> None:
         ws = self.settings.worker
-        fields = {
+        fields: dict[str, str | int | float] = {
             "id": self.id,
             "host": socket.gethostname(),
             "pid": os.getpid(),

@@ -18,17 +18,18 @@ from dtq.settings import RetentionSettings
 from dtq.task import PreparedTask, TaskState
 
 T = TypeVar("T")
+T_co = TypeVar("T_co", covariant=True)
 Arg = str | bytes | int | float
 
 
 @dataclass(frozen=True, slots=True)
-class Call(Generic[T]):
+class Call(Generic[T_co]):
     """One script invocation, ready to run."""
 
     script: str
     keys: tuple[str, ...]
     args: tuple[Arg, ...]
-    parse: Callable[[Any], T]
+    parse: Callable[[Any], T_co]
 
 
 def ms(seconds: float) -> int:

@@ -6,6 +6,7 @@ import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
 import redis.exceptions as rex
 from redis.asyncio import Redis
@@ -24,14 +25,11 @@ RETRIES = 3
 
 def create_redis(settings: RedisSettings) -> Redis:
     """A connection pool for `settings.url` (bytes replies; hiredis parses when installed)."""
-    credentials: dict[str, str] = {}
-    if settings.username:
-        credentials["username"] = settings.username
-    if settings.password is not None:
-        credentials["password"] = settings.password.get_secret_value()
+    password = settings.password.get_secret_value() if settings.password is not None else None
     return Redis.from_url(
         settings.url.get_secret_value(),
-        **credentials,
+        username=settings.username,  # the URL's own credentials, if it has any, take precedence
+        password=password,
         socket_timeout=settings.socket_timeout,
         socket_connect_timeout=settings.connect_timeout,
         max_connections=settings.max_connections,
@@ -78,9 +76,9 @@ async def inspect_server(redis: Redis) -> ServerInfo:
             log.debug("INFO is not available on this server")
         if policy is None:
             try:
-                reply = await redis.config_get("maxmemory-policy")
+                reply: dict[Any, Any] = await redis.config_get("maxmemory-policy")
                 raw = reply.get(b"maxmemory-policy") or reply.get("maxmemory-policy")
-                policy = raw.decode() if isinstance(raw, bytes) else raw
+                policy = text(raw) if raw is not None else None
             except rex.ResponseError:
                 log.debug("CONFIG GET is not available on this server")
     return ServerInfo(version=version, eviction_policy=policy)
@@ -102,3 +100,10 @@ def check_eviction_policy(info: ServerInfo, settings: RedisSettings) -> None:
         "queued tasks when memory runs out. Run `CONFIG SET maxmemory-policy noeviction` (and put it in "
         "redis.conf), or set DTQ_REDIS_ALLOW_EVICTION=true if you know better."
     )
+
+
+def text(value: object) -> str:
+    """A Redis reply (bytes, as dtq's clients return them) as text."""
+    if isinstance(value, bytes):
+        return value.decode()
+    return str(value)

@@ -98,6 +98,7 @@ def scheduler() -> None:
 @cli.command()
 def enqueue(
     name: Annotated[str | None, typer.Argument(help="Task name (the handler's name).")] = None,
+    *,
     payload: Annotated[str | None, typer.Option(help="Payload as JSON.")] = None,
     priority: Annotated[int | None, typer.Option(min=0, max=9, help="0-9, 9 most urgent.")] = None,
     queue: QueueOption = "default",
@@ -175,7 +176,9 @@ def enqueue_file(path: Path) -> None:
 
 
 @cli.command()
-def status(task_id: str, queue: Annotated[str | None, typer.Option("--queue", "-q")] = None, json: JsonFlag = False) -> None:
+def status(
+    task_id: str, queue: Annotated[str | None, typer.Option("--queue", "-q")] = None, json: JsonFlag = False
+) -> None:
     """Show one task's full record."""
     task = with_client(lambda c: c.get(task_id, queue))
     render.as_json(render.task_dict(task)) if json else render.show_task(task)

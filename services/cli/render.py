@@ -36,9 +36,8 @@ def show_task(task: Task) -> None:
     """One task as a two-column table."""
     table = Table(show_header=False, box=None)
     for name, value in task_dict(task).items():
-        if name == "error" and value:
-            value = f"{value['type']}: {value['message']}"
-        table.add_row(f"[bold]{name}[/]", "" if value is None else str(value))
+        shown = f"{value['type']}: {value['message']}" if name == "error" and value else value
+        table.add_row(f"[bold]{name}[/]", "" if shown is None else str(shown))
     console.print(table)
 
 

@@ -45,7 +45,7 @@ def _request(line: bytes, where: str) -> TaskRequest:
     if isinstance(priority, bool):  # the original API's true/false
         priority = 9 if priority else 5
     return TaskRequest(
-        task=item["task"], payload=item.get("payload"), queue=item.get("queue", "default"), priority=priority,
+        task=item["task"], payload=item.get("payload"), queue=item.get("queue"), priority=priority,
         max_retries=item.get("max_retries"), timeout=item.get("timeout"), key=item.get("key"),
         delay=item.get("delay"), at=_time(item.get("time"), where),
     )  # fmt: skip

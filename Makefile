@@ -1,0 +1,44 @@
+# Two commands matter: `make run` (set up, then start dtq with an embedded in-memory Redis on
+# port 3000) and `make test` (set up, then lint, type-check and run the tests against a real
+# redis-server the test session starts itself).
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: run test lint typecheck unit bench chaos soak clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[operator,test]'
+	touch $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/dtq dev
+
+test: lint typecheck
+	$(BIN)/pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+unit: $(STAMP)
+	$(BIN)/pytest tests/unit
+
+bench: $(STAMP)
+	$(BIN)/python -m bench
+
+chaos: $(STAMP)
+	$(BIN)/pytest -m chaos tests/chaos
+
+soak: $(STAMP)
+	$(BIN)/pytest -m soak tests/chaos
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

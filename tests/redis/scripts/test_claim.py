@@ -1,0 +1,68 @@
+"""claim.lua: returns claimed tasks; ready_left -1 when paused; 0 tasks when empty."""
+
+from __future__ import annotations
+
+from dtq.task import TaskRequest, decode_spec
+from tests.redis.scripts.conftest import Queue
+
+
+async def test_nothing_ready_claims_nothing(queue: Queue) -> None:
+    batch = await queue.claim()
+    assert batch.tasks == []
+    assert batch.ready_left == 0
+    assert not batch.paused
+
+
+async def test_claims_move_tasks_to_active_with_lease_token_and_attempt(queue: Queue) -> None:
+    ids = await queue.add(3, task="job", payload={"n": 1})
+    batch = await queue.claim(2, token="t-1", lease_ms=5000)
+    assert [t.id for t in batch.tasks] == ids[:2]
+    assert batch.ready_left == 1
+    assert all(t.attempt == 1 for t in batch.tasks)
+    assert decode_spec(batch.tasks[0].spec or b"").payload == {"n": 1}
+    assert sorted(await queue.members(queue.keys.active)) == sorted(ids[:2])
+    tokens = await queue.client.redis.hmget(queue.keys.column("token"), ids)
+    assert tokens == [b"t-1", b"t-1", None]
+    assert [await queue.state(i) for i in ids] == ["active", "active", "queued"]
+    lease = await queue.client.redis.zscore(queue.keys.active, ids[0])
+    assert lease is not None and lease - batch.now_ms == 5000
+
+
+async def test_paused_queue_claims_nothing(queue: Queue) -> None:
+    await queue.add(2)
+    await queue.client.redis.set(queue.keys.paused, 1)
+    batch = await queue.claim()
+    assert batch.paused and batch.tasks == []
+    await queue.client.redis.delete(queue.keys.paused)
+    assert len((await queue.claim()).tasks) == 2
+
+
+async def test_strict_order_is_priority_then_fifo(queue: Queue) -> None:
+    low = await queue.add(2, priority=1)
+    high = await queue.add(2, priority=9)
+    mid = await queue.add(2, priority=5)
+    batch = await queue.claim(6)
+    assert [t.id for t in batch.tasks] == high + mid + low
+
+
+async def test_weighted_order_visits_levels_in_the_given_order(queue: Queue) -> None:
+    low = await queue.add(2, priority=1)
+    high = await queue.add(2, priority=9)
+    batch = await queue.claim(3, order="1,9,0,2,3,4,5,6,7,8")
+    assert [t.id for t in batch.tasks] == [*low, high[0]]
+
+
+async def test_a_task_whose_record_is_missing_is_still_claimed_for_dead_lettering(queue: Queue) -> None:
+    (task_id,) = await queue.add(1)
+    await queue.client.redis.hdel(queue.keys.column("task"), task_id)
+    (claimed,) = (await queue.claim()).tasks
+    assert claimed.id == task_id and claimed.spec is None
+
+
+async def test_each_claim_counts_an_attempt(queue: Queue) -> None:
+    await queue.enqueue(TaskRequest(task="a", queue="q"))
+    (first,) = (await queue.claim(token="a")).tasks
+    await queue.client.redis.hset(queue.keys.column("attempts"), first.id, 4)
+    await queue.client.redis.zadd(queue.keys.ready, {first.id: 0})
+    (again,) = (await queue.claim(token="b")).tasks
+    assert again.attempt == 5

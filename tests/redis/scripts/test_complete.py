@@ -1,0 +1,48 @@
+"""complete.lua: 1 = recorded, 0 = lease lost."""
+
+from __future__ import annotations
+
+from dtq.store import calls
+from dtq.store.calls import Success
+from tests.redis.scripts.conftest import Queue
+
+
+async def test_records_success_result_and_retention(queue: Queue) -> None:
+    (task_id,) = await queue.add()
+    batch = await queue.claim(token="mine")
+    flags = await queue.scripts.run(
+        calls.complete(queue.keys, [Success(task_id, "mine", "t", b'{"ok":1}')], queue.retention)
+    )
+    assert flags == [True]
+    assert await queue.state(task_id) == "succeeded"
+    assert await queue.client.redis.hget(queue.keys.column("result"), task_id) == b'{"ok":1}'
+    assert await queue.client.redis.hget(queue.keys.column("token"), task_id) is None
+    assert await queue.members(queue.keys.active) == []
+    expiry = await queue.client.redis.zscore(queue.keys.succeeded, task_id)
+    assert expiry is not None and expiry >= batch.now_ms + queue.retention.finished * 1000
+
+
+async def test_a_stale_token_is_refused_and_writes_nothing(queue: Queue) -> None:
+    (task_id,) = await queue.add()
+    await queue.claim(token="new")
+    flags = await queue.scripts.run(calls.complete(queue.keys, [Success(task_id, "old", "t", b"1")], queue.retention))
+    assert flags == [False]
+    assert await queue.state(task_id) == "active"
+    assert await queue.client.redis.hget(queue.keys.column("result"), task_id) is None
+
+
+async def test_a_repeated_completion_is_refused(queue: Queue) -> None:
+    (task_id,) = await queue.add()
+    await queue.claim(token="mine")
+    done = calls.complete(queue.keys, [Success(task_id, "mine", "t", None)], queue.retention)
+    assert await queue.scripts.run(done) == [True]
+    assert await queue.scripts.run(done) == [False]
+    assert await queue.client.redis.zcard(queue.keys.succeeded) == 1
+
+
+async def test_mixed_batch_gets_a_verdict_per_task(queue: Queue) -> None:
+    ids = await queue.add(3)
+    await queue.claim(token="mine")
+    items = [Success(ids[0], "mine", "t", None), Success(ids[1], "nope", "t", None), Success(ids[2], "mine", "t", None)]
+    assert await queue.scripts.run(calls.complete(queue.keys, items, queue.retention)) == [True, False, True]
+    assert await queue.state(ids[1]) == "active"

@@ -1,0 +1,248 @@
+"""A Hypothesis state machine: random sequences of every transition, checked against a model.
+
+After each step, every task's state and attempts in Redis must match the model, each task must
+sit in exactly the one set its state names, only active tasks may hold a lease token, and
+claims must honour strict priority and FIFO among tasks that were never requeued.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from dataclasses import dataclass, field
+from typing import Any
+
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    initialize,
+    invariant,
+    precondition,
+    rule,
+    run_state_machine_as_test,
+)
+
+from dtq.client import Client
+from dtq.settings import RetentionSettings, Settings, TaskDefaults
+from dtq.store import calls
+from dtq.store.calls import Burial, Failure, HandBack, Success
+from dtq.task import TaskRequest, prepare
+from tests.support.redis_server import RedisServer
+
+SETS = ("ready", "scheduled", "retrying", "active", "succeeded", "cancelled", "dead")
+STATE_OF_SET = {"ready": "queued", "scheduled": "scheduled", "retrying": "retrying", "active": "active",
+                "succeeded": "succeeded", "cancelled": "cancelled", "dead": "dead"}  # fmt: skip
+
+
+@dataclass
+class Model:
+    """What we believe about one task."""
+
+    id: str
+    priority: int
+    max_retries: int
+    order: int  # enqueue order, for FIFO checks
+    state: str
+    attempts: int = 0
+    token: str | None = None
+    ready_ms: int = 0
+    cancel_requested: bool = False
+    requeued: bool = False  # its place in line is no longer its enqueue order
+
+
+@dataclass
+class Machine:
+    """Holds the event loop and client one state machine run uses."""
+
+    redis_url: str
+    prefix: str
+    loop: asyncio.AbstractEventLoop = field(default_factory=asyncio.new_event_loop)
+
+    def run(self, coro: Any) -> Any:
+        return self.loop.run_until_complete(coro)
+
+
+class QueueMachine(RuleBasedStateMachine):
+    """Drives one queue through random transitions; `redis_url` and `prefix` are set by the test."""
+
+    redis_url = ""
+    prefix = ""
+    names = itertools.count()
+
+    @initialize()
+    def setup(self) -> None:
+        self.env = Machine(self.redis_url, self.prefix)
+        self.client = Client(Settings(redis={"url": self.redis_url, "key_prefix": self.prefix}))  # type: ignore[arg-type]
+        self.keys = self.client.keys(f"m{next(self.names)}")
+        self.retention = RetentionSettings()
+        self.tasks: dict[str, Model] = {}
+        self.tokens = itertools.count()
+        self.enqueued = itertools.count()
+
+    def teardown(self) -> None:
+        if hasattr(self, "env"):
+            self.env.run(self.client.close())
+            self.env.loop.close()
+
+    def script(self, call: calls.Call[Any]) -> Any:
+        return self.env.run(self.client.scripts.run(call))
+
+    def held(self) -> list[Model]:
+        return [t for t in self.tasks.values() if t.state == "active"]
+
+    def pick(self, models: list[Model], index: int) -> Model:
+        return sorted(models, key=lambda t: t.id)[index % len(models)]
+
+    @rule(priority=st.integers(0, 9), delayed=st.booleans(), max_retries=st.integers(0, 2))
+    def enqueue(self, priority: int, delayed: bool, max_retries: int) -> None:
+        request = TaskRequest(task="t", queue=self.keys.name, priority=priority, max_retries=max_retries,
+                              delay=3600 if delayed else None)  # fmt: skip
+        (outcome,) = self.script(calls.enqueue(self.keys, prepare([request], TaskDefaults()), self.retention))
+        self.tasks[outcome.id] = Model(outcome.id, priority, max_retries, next(self.enqueued),
+                                       "scheduled" if delayed else "queued")  # fmt: skip
+
+    @rule(count=st.integers(1, 4))
+    def claim(self, count: int) -> None:
+        token = f"tok{next(self.tokens)}"
+        batch = self.script(calls.claim(self.keys, count=count, lease_ms=600_000, token=token, worker_id="w",
+                                        order=""))  # fmt: skip
+        ready = [t for t in self.tasks.values() if t.state == "queued"]
+        claimed = [self.tasks[c.id] for c in batch.tasks]
+        assert len(claimed) == min(count, len(ready))
+        rest = [t for t in ready if t not in claimed]
+        if claimed and rest:
+            assert min(t.priority for t in claimed) >= max(t.priority for t in rest), "strict priority broken"
+        for t in claimed:
+            fresh_rivals = [u for u in rest if u.priority == t.priority and not u.requeued and not t.requeued]
+            assert all(u.order > t.order for u in fresh_rivals), "FIFO broken"
+        for c in batch.tasks:
+            model = self.tasks[c.id]
+            model.state, model.attempts, model.token, model.ready_ms = (
+                "active",
+                model.attempts + 1,
+                token,
+                c.ready_ms,
+            )
+            assert c.attempt == model.attempts
+
+    @precondition(lambda self: self.held())
+    @rule(index=st.integers(0, 50), stale=st.booleans())
+    def complete(self, index: int, stale: bool) -> None:
+        t = self.pick(self.held(), index)
+        token = "stale" if stale else t.token
+        assert token is not None
+        (accepted,) = self.script(calls.complete(self.keys, [Success(t.id, token, "t", b"1")], self.retention))
+        assert accepted is not stale
+        if not stale:
+            t.state, t.token, t.cancel_requested = "succeeded", None, False
+
+    @precondition(lambda self: self.held())
+    @rule(index=st.integers(0, 50), later=st.booleans())
+    def retry(self, index: int, later: bool) -> None:
+        t = self.pick(self.held(), index)
+        assert t.token is not None
+        failure = Failure(t.id, t.token, "t", b"{}", 3_600_000 if later else 0)
+        assert self.script(calls.retry(self.keys, [failure], self.retention)) == [True]
+        t.token = None
+        if t.cancel_requested:
+            t.state, t.cancel_requested = "cancelled", False
+        else:
+            t.state, t.requeued = ("retrying" if later else "queued"), True
+
+    @precondition(lambda self: self.held())
+    @rule(index=st.integers(0, 50))
+    def bury(self, index: int) -> None:
+        t = self.pick(self.held(), index)
+        assert t.token is not None
+        assert self.script(calls.bury(self.keys, "dead", [Burial(t.id, t.token, "t", b"{}")], self.retention)) == [True]
+        t.state, t.token, t.cancel_requested = "dead", None, False
+
+    @precondition(lambda self: self.held())
+    @rule(index=st.integers(0, 50))
+    def release(self, index: int) -> None:
+        t = self.pick(self.held(), index)
+        assert t.token is not None
+        self.script(calls.release(self.keys, [HandBack(t.id, t.token, t.ready_ms)], self.retention))
+        t.token = None
+        if t.cancel_requested:
+            t.state, t.cancel_requested = "cancelled", False
+        else:
+            t.state, t.attempts = "queued", t.attempts - 1
+
+    @precondition(lambda self: self.tasks)
+    @rule(index=st.integers(0, 50))
+    def cancel(self, index: int) -> None:
+        t = self.pick(list(self.tasks.values()), index)
+        outcome = self.script(calls.cancel(self.keys, t.id, self.retention))
+        if t.state in ("queued", "scheduled", "retrying"):
+            assert outcome.outcome is calls.Cancelled.NOW
+            t.state = "cancelled"
+        elif t.state == "active":
+            assert outcome.outcome is calls.Cancelled.REQUESTED
+            t.cancel_requested = True
+        else:
+            assert (outcome.outcome, outcome.state) == (calls.Cancelled.ALREADY_FINAL, t.state)
+
+    @precondition(lambda self: self.held())
+    @rule()
+    def leases_expire(self) -> None:
+        self.env.run(self.client.redis.zadd(self.keys.active, {t.id: 0 for t in self.held()}))
+        self.script(calls.requeue_expired(self.keys, 1000, self.retention))
+        for t in self.held():
+            t.token, t.requeued = None, True
+            if t.cancel_requested:
+                t.state, t.cancel_requested = "cancelled", False
+            else:
+                t.state = "dead" if t.attempts > t.max_retries else "queued"
+
+    @precondition(lambda self: any(t.state in ("scheduled", "retrying") for t in self.tasks.values()))
+    @rule()
+    def time_passes(self) -> None:
+        waiting = [t for t in self.tasks.values() if t.state in ("scheduled", "retrying")]
+        for key in (self.keys.scheduled, self.keys.retrying):
+            self.env.run(self.client.redis.zadd(key, {t.id: 0 for t in waiting}, xx=True))
+        self.script(calls.promote(self.keys, 1000))
+        for t in waiting:
+            t.state, t.requeued = "queued", True
+
+    @precondition(lambda self: any(t.state == "dead" for t in self.tasks.values()))
+    @rule(index=st.integers(0, 50), purge=st.booleans())
+    def dead_letters(self, index: int, purge: bool) -> None:
+        t = self.pick([t for t in self.tasks.values() if t.state == "dead"], index)
+        if purge:
+            assert self.script(calls.purge(self.keys, [t.id])) == 1
+            del self.tasks[t.id]
+        else:
+            assert self.script(calls.redrive(self.keys, [t.id])) == 1
+            t.state, t.attempts, t.requeued = "queued", 0, True
+
+    @invariant()
+    def redis_matches_the_model(self) -> None:
+        if not hasattr(self, "env"):
+            return
+        redis = self.client.redis
+        members = {name: set(self.env.run(redis.zrange(getattr(self.keys, name), 0, -1))) for name in SETS}
+        ids = list(self.tasks)
+        states = self.env.run(redis.hmget(self.keys.column("state"), ids)) if ids else []
+        attempts = self.env.run(redis.hmget(self.keys.column("attempts"), ids)) if ids else []
+        tokens = self.env.run(redis.hmget(self.keys.column("token"), ids)) if ids else []
+        for task_id, state, tried, token in zip(ids, states, attempts, tokens, strict=True):
+            model = self.tasks[task_id]
+            assert (state or b"").decode() == model.state, (task_id, state, model)
+            assert int(tried or 0) == model.attempts
+            assert (token is not None) == (model.state == "active")
+            homes = [name for name in SETS if task_id.encode() in members[name]]
+            assert [STATE_OF_SET[h] for h in homes] == [model.state], (task_id, homes, model.state)
+        assert sum(len(m) for m in members.values()) == len(self.tasks)
+
+
+def test_the_queue_behaves_like_its_model(redis_server: RedisServer, prefix: str) -> None:
+    QueueMachine.redis_url = redis_server.url
+    QueueMachine.prefix = prefix
+    run_state_machine_as_test(
+        QueueMachine,
+        settings=settings(
+            max_examples=60, stateful_step_count=30, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+        ),
+    )

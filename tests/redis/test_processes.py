@@ -1,0 +1,145 @@
+"""Real `dtq worker` and `dtq scheduler` processes, killed, frozen and stopped like in production."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from dtq.client import Client
+from dtq.settings import Settings
+from dtq.task import TaskState
+from tests.redis.scripts.conftest import eventually
+from tests.support import processes
+
+
+@pytest.fixture
+def spawn(settings: Settings, tmp_path: Path) -> Iterator[object]:
+    started: list[subprocess.Popen[bytes]] = []
+
+    def run(*args: str, **env: str) -> subprocess.Popen[bytes]:
+        environment = processes.dtq_env(
+            settings.redis.url.get_secret_value(), settings.redis.key_prefix, tmp_path, **env
+        )
+        process = processes.start(list(args), environment, tmp_path / "processes.log")
+        started.append(process)
+        return process
+
+    yield run
+    for process in started:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
+async def oracle(client: Client, key: str, event: str) -> list[tuple[str, int, int]]:
+    rows = await client.redis.lrange(f"{key}:{event}", 0, -1)
+    return [(i, int(p), int(a)) for i, p, a in (r.decode().split("|") for r in rows)]
+
+
+async def all_succeeded(client: Client, ids: list[str]) -> bool:
+    records = await client.get_many("default", ids)
+    return all(r is not None and r.state is TaskState.SUCCEEDED for r in records)
+
+
+async def test_a_task_whose_worker_is_killed_completes_elsewhere(client: Client, spawn, prefix: str) -> None:  # type: ignore[no-untyped-def]
+    key = f"{prefix}:oracle"
+    ids = [o.id for o in await client.enqueue_many(
+        [client.request("record", {"oracle": key, "sleep": 0.5}) for _ in range(8)])]  # fmt: skip
+    victim = spawn("worker", "--app", "tests.support.apps:app", "--concurrency", "4")
+    await eventually(lambda: _count(client, key, "starts", 4), timeout=20)
+    os.killpg(victim.pid, signal.SIGKILL)
+    victim.wait()
+    spawn("scheduler")
+    spawn("worker", "--app", "tests.support.apps:app", "--concurrency", "4")
+    await eventually(lambda: all_succeeded(client, ids), timeout=30)
+    starts = await oracle(client, key, "starts")
+    finishes = await oracle(client, key, "finishes")
+    assert {i for i, _, _ in finishes} == set(ids)  # nothing lost
+    assert len(starts) - len(ids) <= 4  # extra runs bounded by one worker's concurrency
+    killed = {i for i, pid, _ in starts if pid == victim.pid}
+    for task_id in killed:
+        record = await client.get(task_id)
+        assert record.attempts == 2 and record.worker != str(victim.pid)
+
+
+async def _count(client: Client, key: str, event: str, at_least: int) -> bool:
+    return await client.redis.llen(f"{key}:{event}") >= at_least
+
+
+async def test_a_frozen_worker_cannot_overwrite_the_outcome_after_its_lease(client: Client, spawn, prefix: str) -> None:  # type: ignore[no-untyped-def]
+    key = f"{prefix}:oracle"
+    task = await client.enqueue("record", {"oracle": key, "sleep": 0.3})
+    frozen = spawn("worker", "--app", "tests.support.apps:app", "--concurrency", "1")
+    await eventually(lambda: _count(client, key, "starts", 1), timeout=20)
+    os.kill(frozen.pid, signal.SIGSTOP)
+    spawn("scheduler")
+    rescuer = spawn("worker", "--app", "tests.support.apps:app", "--concurrency", "1")
+    await eventually(lambda: all_succeeded(client, [task.id]), timeout=30)
+    os.kill(frozen.pid, signal.SIGCONT)
+    # the frozen worker wakes up, finishes its run, and tries to record it
+    await eventually(lambda: _count(client, key, "finishes", 2), timeout=20)
+    await asyncio.sleep(0.5)  # give its refused completion time to arrive; nothing may change
+    record = await client.get(task.id)
+    assert record.state is TaskState.SUCCEEDED
+    assert record.result == {"pid": rescuer.pid}
+    assert (await client.queue_stats("default")).succeeded == 1
+    totals = await client.redis.hgetall(client.keys("default").totals)
+    assert totals[b"succeeded|record"] == b"1"
+
+
+async def test_sigterm_lets_running_tasks_finish_and_claims_nothing_more(client: Client, spawn, prefix: str) -> None:  # type: ignore[no-untyped-def]
+    key = f"{prefix}:oracle"
+    ids = [o.id for o in await client.enqueue_many(
+        [client.request("record", {"oracle": key, "sleep": 0.5}) for _ in range(6)])]  # fmt: skip
+    worker = spawn("worker", "--app", "tests.support.apps:app", "--concurrency", "2", WORKER_SHUTDOWN_GRACE="10")
+    await eventually(lambda: _count(client, key, "starts", 2), timeout=20)
+    worker.send_signal(signal.SIGTERM)
+    assert worker.wait(15) == 0
+    starts = await oracle(client, key, "starts")
+    finishes = await oracle(client, key, "finishes")
+    assert len(starts) == 2 and sorted(starts) == sorted((i, p, a) for i, p, a in finishes)
+    stats = await client.queue_stats("default")
+    assert (stats.succeeded, stats.ready, stats.active) == (2, 4, 0)
+    spawn("worker", "--app", "tests.support.apps:app", "--concurrency", "4")
+    await eventually(lambda: all_succeeded(client, ids), timeout=30)
+    assert Counter(i for i, _, _ in await oracle(client, key, "finishes")) == Counter(ids)
+
+
+async def test_sigterm_past_the_grace_period_hands_tasks_back_at_once(client: Client, spawn, prefix: str) -> None:  # type: ignore[no-untyped-def]
+    key = f"{prefix}:oracle"
+    ids = [o.id for o in await client.enqueue_many(
+        [client.request("record", {"oracle": key, "sleep": 30}) for _ in range(2)])]  # fmt: skip
+    worker = spawn("worker", "--app", "tests.support.apps:app", "--concurrency", "2", WORKER_SHUTDOWN_GRACE="0.5")
+    await eventually(lambda: _count(client, key, "starts", 2), timeout=20)
+    worker.send_signal(signal.SIGTERM)
+    assert worker.wait(10) == 0
+    for record in await client.get_many("default", ids):
+        assert record is not None and (record.state, record.attempts) == (TaskState.QUEUED, 0)
+    assert await client.redis.llen(f"{key}:finishes") == 0
+
+
+async def test_two_schedulers_promote_each_task_once(client: Client, settings: Settings) -> None:
+    from dtq.scheduler import Scheduler
+
+    ids = [o.id for o in await client.enqueue_many(
+        [client.request("echo", n, delay=(n % 50 + 1) / 100) for n in range(500)])]  # fmt: skip
+    first, second = Scheduler(settings), Scheduler(settings)
+    running = [asyncio.create_task(first.run()), asyncio.create_task(second.run())]
+    await eventually(lambda: _ready(client, 500), timeout=20)
+    for scheduler in (first, second):
+        scheduler.request_stop()
+    await asyncio.gather(*running)
+    assert first.promoted + second.promoted == 500
+    assert first.promoted > 0 or second.promoted > 0
+    assert {r.state for r in await client.get_many("default", ids) if r} == {TaskState.QUEUED}
+
+
+async def _ready(client: Client, count: int) -> bool:
+    return (await client.queue_stats("default")).ready == count

@@ -1,0 +1,350 @@
+"""The worker, run in-process in burst mode against a real Redis."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import threading
+import time
+from typing import Any
+
+import msgspec
+import pytest
+
+import dtq
+from dtq.backoff import Backoff
+from dtq.client import Client
+from dtq.settings import Settings
+from dtq.task import TaskState
+from dtq.worker import Worker, WorkerState
+from tests.conftest import tuned
+from tests.redis.scripts.conftest import eventually
+
+
+async def run_burst(app: dtq.App, settings: Settings, **options: Any) -> Worker:
+    worker = Worker(app, settings, burst=True, **options)
+    async with asyncio.timeout(30):
+        await worker.run()
+    return worker
+
+
+async def test_runs_async_and_sync_handlers_and_stores_results(client: Client, settings: Settings) -> None:
+    app = dtq.App()
+
+    @app.task
+    async def double(payload: int) -> int:
+        return payload * 2
+
+    @app.task(name="upper")
+    def upper(payload: str) -> str:
+        return payload.upper()
+
+    a = await client.enqueue("double", 21)
+    b = await client.enqueue("upper", "hi")
+    e = await client.enqueue("echo", {"x": [1, 2]})
+    worker = await run_burst(app, settings)
+    assert worker.state is WorkerState.STOPPED
+    assert (await client.get(a.id)).result == 42
+    assert (await client.get(b.id)).result == "HI"
+    record = await client.get(e.id)
+    assert (record.state, record.result, record.attempts) == (TaskState.SUCCEEDED, {"x": [1, 2]}, 1)
+    assert record.worker == worker.id and record.started_at and record.finished_at
+
+
+async def test_failures_retry_with_backoff_then_die_after_max_retries_plus_one(
+    client: Client, settings: Settings
+) -> None:
+    app = dtq.App()
+    attempts: list[tuple[int, float]] = []
+
+    @app.task(max_retries=3, backoff=Backoff(base=0.05, factor=2, max=1, jitter=0.5))
+    def flaky(payload: None, ctx: dtq.TaskContext) -> None:
+        attempts.append((ctx.attempt, time.monotonic()))
+        raise ValueError(f"attempt {ctx.attempt}")
+
+    task = await Client(settings, redis=client.redis, app=app).enqueue("flaky")
+    scheduler = dtq.Scheduler(settings)
+    sweeping = asyncio.create_task(scheduler.run())
+    worker = Worker(app, settings)
+    working = asyncio.create_task(worker.run())
+    await eventually(lambda: _state_is(client, task.id, TaskState.DEAD))
+    worker.request_stop()
+    scheduler.request_stop()
+    await asyncio.gather(working, sweeping)
+    assert [n for n, _ in attempts] == [1, 2, 3, 4]
+    policy = Backoff(base=0.05, factor=2, max=1, jitter=0.5)
+    for (n, started), (_, next_started) in itertools.pairwise(attempts):
+        low, high = policy.bounds(n)
+        # the gap is the delay plus at most one scheduler wake-up and a claim
+        assert low <= next_started - started <= high + settings.scheduler.poll_interval + 0.3
+    record = await client.get(task.id)
+    assert record.attempts == 4
+    assert record.error is not None and record.error.type == "ValueError" and "attempt 4" in record.error.message
+    assert record.error.traceback and "flaky" in record.error.traceback
+
+
+async def _state_is(client: Client, task_id: str, state: TaskState) -> bool:
+    return (await client.get(task_id)).state is state
+
+
+async def test_retry_overrides_the_delay_and_abort_dies_at_once(client: Client, settings: Settings) -> None:
+    app = dtq.App()
+
+    @app.task(max_retries=5)
+    async def once_more(payload: None, ctx: dtq.TaskContext) -> int:
+        if ctx.attempt == 1:
+            raise dtq.Retry(delay=0)
+        return ctx.attempt
+
+    @app.task(max_retries=5)
+    async def hopeless(payload: None) -> None:
+        raise dtq.Abort("the account is closed")
+
+    producer = Client(settings, redis=client.redis, app=app)
+    retried = await producer.enqueue("once_more")
+    aborted = await producer.enqueue("hopeless")
+    await run_burst(app, settings)
+    assert (await client.get(retried.id)).result == 2
+    record = await client.get(aborted.id)
+    assert record.state is TaskState.DEAD and record.attempts == 1
+    assert record.error is not None and (record.error.type, record.error.message) == ("Abort", "the account is closed")
+
+
+async def test_async_timeout_cancels_and_sync_timeout_abandons_the_thread(client: Client, settings: Settings) -> None:
+    app = dtq.App()
+    cancelled = asyncio.Event()
+    release = threading.Event()
+
+    @app.task(max_retries=0, timeout=0.1)
+    async def slow(payload: None) -> None:
+        try:
+            await asyncio.sleep(10)
+        except asyncio.CancelledError:
+            cancelled.set()
+            raise
+
+    @app.task(max_retries=0, timeout=0.1)
+    def stuck(payload: None) -> None:
+        release.wait(10)
+
+    producer = Client(settings, redis=client.redis, app=app)
+    a = await producer.enqueue("slow")
+    b = await producer.enqueue("stuck")
+    worker = Worker(app, settings, burst=True, concurrency=2)
+    running = asyncio.create_task(worker.run())
+    await eventually(lambda: _state_is(client, b.id, TaskState.DEAD))
+    await eventually(lambda: worker._threads.abandoned == 1 and not worker._held)
+    assert worker.free_slots() == 1  # the abandoned thread still holds its slot
+    release.set()
+    await eventually(lambda: worker.free_slots() == 2)
+    await running
+    assert cancelled.is_set()
+    for task_id in (a.id, b.id):
+        record = await client.get(task_id)
+        assert record.state is TaskState.DEAD
+        assert record.error is not None and record.error.type == "TaskTimeout"
+
+
+async def test_unknown_tasks_die_by_default_and_succeed_when_set_to_log(client: Client, settings: Settings) -> None:
+    task = await client.enqueue("no_such_handler", 1)
+    await run_burst(dtq.App(), settings)
+    record = await client.get(task.id)
+    assert record.state is TaskState.DEAD
+    assert record.error is not None and record.error.type == "UnknownTask" and "no_such_handler" in record.error.message
+
+    logging_settings = tuned(settings, worker={"unknown_tasks": "log"})
+    task = await client.enqueue("no_such_handler", 2)
+    await run_burst(dtq.App(), logging_settings)
+    assert (await client.get(task.id)).state is TaskState.SUCCEEDED
+
+
+async def test_a_record_that_is_not_dtq_json_is_dead_lettered_not_run(client: Client, settings: Settings) -> None:
+    app = dtq.App()
+    ran = []
+
+    @app.task
+    async def victim(payload: Any) -> None:
+        ran.append(payload)
+
+    pickled = await client.enqueue("victim", 1)
+    foreign = await client.enqueue("victim", 2)
+    keys = client.keys("default")
+    await client.redis.hset(keys.column("task"), pickled.id, b"\x80\x04\x95\x0c\x00\x00\x00\x00\x00\x00\x00\x8c\x02os")
+    await client.redis.hset(keys.column("task"), foreign.id, msgspec.json.encode({"task": "os.system", "payload": "x"}))
+    await run_burst(app, settings)
+    assert ran == []
+    for task_id in (pickled.id, foreign.id):
+        record = await client.get(task_id)
+        assert record.state is TaskState.DEAD and record.task == "<undecodable>"
+        assert record.error is not None and record.error.type == "UndecodableTask"
+
+
+async def test_strict_priority_runs_higher_first_and_fifo_within_a_level(client: Client, settings: Settings) -> None:
+    app = dtq.App()
+    order: list[int] = []
+
+    @app.task
+    async def note(payload: int) -> None:
+        order.append(payload)
+
+    requests = [client.request("note", n, priority=p) for n, p in enumerate([1, 5, 9, 5, 1, 9, 0])]
+    await client.enqueue_many(requests)
+    await run_burst(app, settings, concurrency=1)
+    assert order == [2, 5, 1, 3, 0, 4, 6]
+
+
+async def test_weighted_priority_lets_low_priorities_progress(client: Client, settings: Settings) -> None:
+    app = dtq.App()
+    order: list[int] = []
+
+    @app.task
+    async def note(payload: int) -> None:
+        order.append(payload)
+
+    await client.enqueue_many([client.request("note", 9, priority=9) for _ in range(200)])
+    await client.enqueue_many([client.request("note", 0, priority=0) for _ in range(200)])
+    weighted = tuned(settings, worker={"priority_mode": "weighted", "priority_weights": "1,1,1,1,1,1,1,1,1,3"})
+    await run_burst(app, weighted, concurrency=1)
+    first_half = order[:200]
+    # strict mode would run all 200 urgent tasks first; weights 3:1 give the low level ~1/4 of the claims
+    assert 20 <= first_half.count(0) <= 90
+
+
+async def test_a_running_handler_observes_a_cancel_request(client: Client, settings: Settings) -> None:
+    app = dtq.App()
+    started = asyncio.Event()
+
+    @app.task
+    async def long(payload: None, ctx: dtq.TaskContext) -> None:
+        started.set()
+        await ctx.wait_cancelled()
+        raise RuntimeError("stopping as asked")
+
+    task = await client.enqueue("long")
+    running = asyncio.create_task(run_burst(app, settings))
+    await started.wait()
+    outcome = await client.cancel(task.id)
+    assert outcome.state == "active"
+    await running
+    assert (await client.get(task.id)).state is TaskState.CANCELLED
+
+
+async def test_never_holds_more_than_concurrency_tasks(client: Client, settings: Settings) -> None:
+    app = dtq.App()
+    running = 0
+    peak = 0
+
+    @app.task
+    async def busy(payload: None) -> None:
+        nonlocal running, peak
+        running += 1
+        peak = max(peak, running)
+        await asyncio.sleep(0.005)
+        running -= 1
+
+    await client.enqueue_many([client.request("busy") for _ in range(200)])
+    await run_burst(app, settings, concurrency=7)
+    assert peak == 7
+
+
+async def test_leases_are_renewed_while_a_long_task_runs(client: Client, settings: Settings) -> None:
+    app = dtq.App()
+    runs = 0
+
+    @app.task
+    async def long(payload: None) -> None:
+        nonlocal runs
+        runs += 1
+        await asyncio.sleep(settings.worker.lease * 2.5)
+
+    task = await client.enqueue("long")
+    scheduler = dtq.Scheduler(settings)
+    sweeping = asyncio.create_task(scheduler.run())
+    await run_burst(app, settings)
+    scheduler.request_stop()
+    await sweeping
+    assert runs == 1 and scheduler.recovered == 0
+    assert (await client.get(task.id)).state is TaskState.SUCCEEDED
+
+
+async def test_a_paused_queue_is_not_claimed(client: Client, settings: Settings) -> None:
+    app = dtq.App()
+    await client.enqueue("echo", 1)
+    await client.pause("default")
+    assert (await client.queue_stats("default")).paused
+    await run_burst(app, settings)
+    assert (await client.queue_stats("default")).ready == 1
+    await client.resume("default")
+    await run_burst(app, settings)
+    assert (await client.queue_stats("default")).ready == 0
+
+
+async def test_registers_heartbeats_and_stamps_its_health_file(client: Client, settings: Settings) -> None:
+    worker = Worker(dtq.App(), settings, queues=["default", "other"], concurrency=3)
+    running = asyncio.create_task(worker.run())
+    await eventually(lambda: _has_worker(client, worker.id))
+    (info,) = [w for w in await client.workers() if w.id == worker.id]
+    assert (info.queues, info.concurrency, info.state) == (["default", "other"], 3, "running")
+    from services.worker import check
+
+    assert check(settings) == 0
+    worker.request_stop()
+    await running
+    assert not await _has_worker(client, worker.id)
+
+
+async def _has_worker(client: Client, worker_id: str) -> bool:
+    return any(w.id == worker_id for w in await client.workers())
+
+
+async def test_request_stop_drains_running_tasks_within_the_grace_period(client: Client, settings: Settings) -> None:
+    app = dtq.App()
+    started = asyncio.Event()
+
+    @app.task
+    async def short(payload: None) -> str:
+        started.set()
+        await asyncio.sleep(0.2)
+        return "finished"
+
+    task = await client.enqueue("short")
+    worker = Worker(app, settings)
+    running = asyncio.create_task(worker.run())
+    await started.wait()
+    worker.request_stop()
+    await running
+    assert (await client.get(task.id)).result == "finished"
+
+
+async def test_tasks_past_the_grace_period_are_handed_back_without_an_attempt(
+    client: Client, settings: Settings
+) -> None:
+    app = dtq.App()
+    started = asyncio.Event()
+
+    @app.task
+    async def endless(payload: None) -> None:
+        started.set()
+        await asyncio.sleep(60)
+
+    quick = tuned(settings, worker={"shutdown_grace": 0.1})
+    task = await client.enqueue("endless")
+    worker = Worker(app, quick)
+    running = asyncio.create_task(worker.run())
+    await started.wait()
+    worker.request_stop()
+    await running
+    record = await client.get(task.id)
+    assert (record.state, record.attempts) == (TaskState.QUEUED, 0)
+
+
+@pytest.mark.parametrize("mode", ["strict", "weighted"])
+async def test_claims_in_batches(client: Client, settings: Settings, mode: str) -> None:
+    batching = tuned(settings, worker={"priority_mode": mode})
+    await client.enqueue_many([client.request("echo", n) for n in range(1000)])
+    await client.redis.config_resetstat()
+    await run_burst(dtq.App(), batching, concurrency=100)
+    stats = await client.redis.info("commandstats")
+    assert (await client.queue_stats("default")).succeeded == 1000
+    # one claim and one completion script per ~100 tasks, not one round trip per task
+    assert stats["cmdstat_evalsha"]["calls"] < 100

@@ -1,0 +1,60 @@
+"""Handlers the tests run, in-process and in worker subprocesses (`--app tests.support.apps:app`).
+
+Handlers that record executions write to an oracle outside the queue's own keys: Redis lists
+named by the payload's "oracle" key on the server in ORACLE_URL, so a test can count starts and
+finishes per task no matter which process ran them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import threading
+import time
+from typing import Any
+
+import redis
+
+import dtq
+
+app = dtq.App()
+
+_oracle: redis.Redis | None = None
+_lock = threading.Lock()
+
+
+def oracle() -> redis.Redis:
+    global _oracle  # noqa: PLW0603 - one connection pool per worker process
+    with _lock:
+        if _oracle is None:
+            _oracle = redis.Redis.from_url(os.environ["ORACLE_URL"])
+        return _oracle
+
+
+def note(payload: dict[str, Any], event: str, ctx: dtq.TaskContext) -> None:
+    oracle().rpush(f"{payload['oracle']}:{event}", f"{ctx.id}|{os.getpid()}|{ctx.attempt}")
+
+
+@app.task(name="record")
+async def record(payload: dict[str, Any], ctx: dtq.TaskContext) -> dict[str, int]:
+    """Note the start, sleep (cancellable), note the finish; returns the worker's pid."""
+    await asyncio.to_thread(note, payload, "starts", ctx)
+    await asyncio.sleep(payload.get("sleep", 0))
+    await asyncio.to_thread(note, payload, "finishes", ctx)
+    return {"pid": os.getpid()}
+
+
+@app.task(name="record_sync")
+def record_sync(payload: dict[str, Any], ctx: dtq.TaskContext) -> dict[str, int]:
+    """Like `record`, in the thread pool."""
+    note(payload, "starts", ctx)
+    time.sleep(payload.get("sleep", 0))
+    note(payload, "finishes", ctx)
+    return {"pid": os.getpid()}
+
+
+@app.task(name="kill_worker")
+def kill_worker(payload: dict[str, Any], ctx: dtq.TaskContext) -> None:
+    """A poison task: note the start, then SIGKILL the worker running it."""
+    note(payload, "starts", ctx)
+    os.kill(os.getpid(), 9)

@@ -1,0 +1,82 @@
+"""Task requests: validation names each bad field and index; encoding happens once."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from dtq.errors import InvalidTask
+from dtq.ids import new_ids
+from dtq.keys import queue_keys, queue_of_channel
+from dtq.settings import TaskDefaults
+from dtq.task import TaskRequest, decode_spec, from_ms, prepare, rfc3339
+
+
+def problems(*requests: TaskRequest) -> set[tuple[int | None, str]]:
+    with pytest.raises(InvalidTask) as caught:
+        prepare(list(requests), TaskDefaults())
+    return {(p.index, p.field) for p in caught.value.problems}
+
+
+def test_defaults_fill_unset_fields() -> None:
+    (item,) = prepare([TaskRequest(task="t")], TaskDefaults(priority=4, max_retries=7, timeout=12))
+    spec = decode_spec(item.spec)
+    assert (spec.queue, spec.priority, spec.max_retries, spec.timeout, spec.payload) == ("default", 4, 7, 12.0, None)
+
+
+@pytest.mark.parametrize(
+    ("request_", "field"),
+    [
+        (TaskRequest(task=""), "task"),
+        (TaskRequest(task="a\nb"), "task"),
+        (TaskRequest(task="t", queue="no/slash"), "queue"),
+        (TaskRequest(task="t", priority=10), "priority"),
+        (TaskRequest(task="t", priority=True), "priority"),
+        (TaskRequest(task="t", max_retries=-1), "max_retries"),
+        (TaskRequest(task="t", timeout=0), "timeout"),
+        (TaskRequest(task="t", timeout=float("nan")), "timeout"),
+        (TaskRequest(task="t", delay=-1), "delay"),
+        (TaskRequest(task="t", at=datetime(2030, 1, 1)), "at"),
+        (TaskRequest(task="t", key=""), "key"),
+        (TaskRequest(task="t", payload=object()), "payload"),
+        (TaskRequest(task="t", delay=1, at=datetime.now(UTC)), "delay"),
+    ],
+)
+def test_each_bad_field_is_named(request_: TaskRequest, field: str) -> None:
+    assert problems(request_) == {(None, field)}
+
+
+def test_batches_name_the_index_of_each_bad_item() -> None:
+    assert problems(TaskRequest(task="ok"), TaskRequest(task="t", priority=11), TaskRequest(task="")) == {
+        (1, "priority"),
+        (2, "task"),
+    }
+
+
+def test_payload_size_is_limited() -> None:
+    with pytest.raises(InvalidTask, match="payload"):
+        prepare([TaskRequest(task="t", payload="x" * 2000)], TaskDefaults(max_payload_bytes=1000))
+
+
+def test_times_become_milliseconds_and_rfc3339() -> None:
+    moment = datetime(2026, 11, 28, 9, 17, 33, 123000, tzinfo=UTC)
+    (item,) = prepare([TaskRequest(task="t", at=moment)], TaskDefaults())
+    assert item.at_ms == 1795857453123
+    assert rfc3339(from_ms(item.at_ms)) == "2026-11-28T09:17:33.123Z"
+    assert rfc3339(moment.astimezone(UTC) + timedelta(hours=1)) == "2026-11-28T10:17:33.123Z"
+
+
+def test_ids_are_uuid7_unique_and_sorted_by_creation() -> None:
+    ids = new_ids(10_000)
+    assert ids == sorted(ids) and len(set(ids)) == len(ids)
+    assert {uuid.UUID(i).version for i in ids} == {7}
+
+
+def test_queue_keys_share_one_hash_tag() -> None:
+    keys = queue_keys("dtq", "emails")
+    every = [keys.ready, keys.active, keys.dead, keys.paused, keys.totals, *keys.columns, keys.stats(1)]
+    assert all(k.startswith("dtq:{emails}:") for k in every)
+    assert queue_of_channel("dtq", keys.worker_channel) == "emails"
+    assert queue_of_channel("dtq", "other:thing") is None
