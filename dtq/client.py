@@ -59,7 +59,7 @@ class Client:
 
     async def connect(self) -> ServerInfo:
         """Check that Redis is reachable and safe (noeviction), and load the scripts."""
-        info = await inspect_server(self.redis)
+        info = await inspect_server(self.redis, self.global_keys.embedded)
         check_eviction_policy(info, self.settings.redis)
         await self.scripts.load()
         return info
@@ -127,9 +127,16 @@ class Client:
         Tasks are stored in chunks pipelined in one round trip per queue; each chunk is atomic,
         and a resent chunk stores nothing twice, because the ids are made here, before sending.
         """
+        return await self.store(self.prepare(requests))
+
+    def prepare(self, requests: Sequence[TaskRequest]) -> list[PreparedTask]:
+        """Validate and encode requests (all or none), with handler defaults; stores nothing."""
         if self.app is not None:
             requests = [self.with_handler_defaults(r) for r in requests]
-        prepared = prepare(requests, self.settings.tasks)
+        return prepare(requests, self.settings.tasks)
+
+    async def store(self, prepared: Sequence[PreparedTask]) -> list[Enqueued]:
+        """Store tasks `prepare()` made, grouped by queue, in one round trip per queue."""
         by_queue: dict[str, list[tuple[int, PreparedTask]]] = defaultdict(list)
         for index, item in enumerate(prepared):
             by_queue[item.queue].append((index, item))

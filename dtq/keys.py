@@ -104,6 +104,10 @@ class QueueKeys:
         """hash: counters of one minute (ms // 60000); expires after the stats retention."""
         return f"{self.stats_prefix}{minute}"
 
+    def histogram(self, name: str) -> str:
+        """hash: bucket upper bound (or `sum`, `count`) -> observations of a latency histogram."""
+        return f"{self.base}histogram:{name}"
+
     def column(self, name: str) -> str:
         """hash: one field of the task table, keyed by task id."""
         return f"{self.base}t:{name}"
@@ -143,6 +147,11 @@ class GlobalKeys:
     def worker(self, worker_id: str) -> str:
         """hash: one worker's heartbeat fields; expires when heartbeats stop."""
         return f"{self.prefix}:{{@}}:worker:{worker_id}"
+
+    @property
+    def embedded(self) -> str:
+        """string: present in the in-memory Redis `dtq dev` serves, which has no eviction policy to read."""
+        return f"{self.prefix}:{{@}}:embedded"
 
     @property
     def scheduler_pattern(self) -> str:

@@ -199,6 +199,17 @@ class Settings(BaseSettings):
         except ValidationError as exc:
             raise ConfigError(describe_validation_error(exc)) from None
 
+    def with_changes(self, **sections: dict[str, Any]) -> Settings:
+        """A copy with some fields of some sections changed, validated like the originals."""
+        changed = {}
+        for name, values in sections.items():
+            section = getattr(self, name)
+            try:
+                changed[name] = type(section).model_validate({**section.model_dump(), **values})
+            except ValidationError as exc:
+                raise ConfigError(f"{name}: {describe_validation_error(exc)}") from None
+        return self.model_copy(update=changed)
+
 
 def env_name(*path: str | int) -> str:
     """The environment variable of a settings path, e.g. ("worker", "concurrency")."""

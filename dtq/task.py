@@ -11,6 +11,7 @@ Three shapes, each for one audience:
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -25,6 +26,8 @@ from dtq.keys import check_queue_name
 from dtq.settings import TaskDefaults
 
 DEFAULT_QUEUE = "default"
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
+TASK_NAME_PATTERN = r"^[^\x00-\x1f\x7f]+$"  # the same rule, for JSON schemas
 MAX_NAME_LENGTH = 256
 MAX_KEY_LENGTH = 256
 MAX_TIMEOUT = 7 * 86_400.0
@@ -166,7 +169,7 @@ def _check(request: TaskRequest, defaults: TaskDefaults) -> list[FieldProblem]:
 def _check_name(name: object) -> FieldProblem | None:
     if not isinstance(name, str) or not 1 <= len(name) <= MAX_NAME_LENGTH:
         return FieldProblem("task", f"must be a name of 1-{MAX_NAME_LENGTH} characters")
-    if not name.isprintable():
+    if CONTROL_CHARACTERS.search(name):
         return FieldProblem("task", "must not contain control characters")
     return None
 

@@ -36,6 +36,7 @@ from dtq.context import TaskContext
 from dtq.errors import ConfigError, RedisUnavailable, UndecodableTask, UnknownTask
 from dtq.execution import Failed, Outcome, Succeeded, ThreadRunner, describe, execute
 from dtq.keys import check_queue_name
+from dtq.metrics import Recorder
 from dtq.outbox import Kind, Outbox
 from dtq.registry import App, TaskDefinition
 from dtq.settings import Settings
@@ -105,6 +106,7 @@ class Worker:
         self._backoff = Backoff.from_defaults(settings.tasks)
         self._lease_ms = round(settings.worker.lease * 1000)
         self._held: dict[str, Held] = {}
+        self._latency = Recorder()
         self._outbox = Outbox(self.client.scripts, settings.retention, self.client.keys)
         self._threads = ThreadRunner(self.concurrency, self._slot_freed_now)
         self._claims = itertools.count(1)
@@ -184,6 +186,10 @@ class Worker:
         await self._drain(self.settings.worker.shutdown_grace)
         await self._hand_back_unfinished()
         self._upkeep_stop.set()
+        try:
+            await self._latency.flush(self.client.redis, self.client.keys)
+        except RedisUnavailable as exc:
+            log.warning("could not record latency histograms: %s", exc)
         for task in self._background:
             task.cancel()
         await asyncio.gather(*self._background, return_exceptions=True)
@@ -277,6 +283,7 @@ class Worker:
                         worker_id=self.id, order=self._priority_order())
         )  # fmt: skip
         for claimed in batch.tasks:
+            self._latency.observe(queue, "pickup", max(0, batch.now_ms - claimed.ready_ms) / 1000)
             held = Held(queue, claimed, token)
             self._held[claimed.id] = held
             held.runner = asyncio.create_task(self._process(held))
@@ -319,7 +326,9 @@ class Worker:
             max_retries=spec.max_retries, token=held.token, worker_id=self.id,
         )  # fmt: skip
         held.ctx = ctx
+        started = time.perf_counter()
         outcome = await execute(definition, spec.payload, ctx, spec.timeout, self._threads)
+        self._latency.observe(held.queue, "duration", time.perf_counter() - started)
         self._settle(held, spec, definition, outcome)
 
     def _settle_unknown(self, held: Held, spec: TaskSpec) -> None:
@@ -437,6 +446,7 @@ class Worker:
             "started_at": self._started_at,
         }
         await heartbeat.publish(self.client.redis, self.client.global_keys, self.id, fields, ws.heartbeat_interval * 3)
+        await self._latency.flush(self.client.redis, self.client.keys)
 
     async def _stamp(self) -> None:
         heartbeat.stamp(self.settings.worker.health_file)

@@ -60,10 +60,15 @@ class ServerInfo:
 
     version: str
     eviction_policy: str | None
+    embedded: bool = False  # the in-memory server of `dtq dev`
 
 
-async def inspect_server(redis: Redis) -> ServerInfo:
-    """Read the server version and its maxmemory-policy (None if the server will not say)."""
+async def inspect_server(redis: Redis, embedded_marker: str | None = None) -> ServerInfo:
+    """Read the server version and its maxmemory-policy (None if the server will not say).
+
+    `embedded_marker` is the key `dtq dev` sets in its in-memory server; it is only looked at
+    when the policy cannot be read.
+    """
     with redis_errors():
         policy: str | None = None
         version = "unknown"
@@ -81,12 +86,16 @@ async def inspect_server(redis: Redis) -> ServerInfo:
                 policy = text(raw) if raw is not None else None
             except rex.ResponseError:
                 log.debug("CONFIG GET is not available on this server")
-    return ServerInfo(version=version, eviction_policy=policy)
+        embedded = policy is None and embedded_marker is not None and bool(await redis.exists(embedded_marker))
+    return ServerInfo(version=version, eviction_policy=policy, embedded=embedded)
 
 
 def check_eviction_policy(info: ServerInfo, settings: RedisSettings) -> None:
     """Refuse a Redis that may evict keys: an eviction policy silently deletes tasks."""
     if info.eviction_policy == "noeviction":
+        return
+    if info.embedded:
+        log.info("using the in-memory Redis of `dtq dev` (nothing is kept when it stops)")
         return
     if settings.allow_eviction:
         log.warning(

@@ -55,15 +55,21 @@ class Scripts:
     async def load(self) -> None:
         """Load every script into Redis's script cache (again after a restart flushed it)."""
         with redis_errors():
-            for name, source in self._sources.items():
-                try:
-                    await self.redis.script_load(source)
-                except rex.ResponseError as exc:
-                    if "near '#'" not in str(exc):
-                        raise
-                    self._drop_shebangs()
-                    await self.redis.script_load(self._sources[name])
+            if not self._loaded and not await self._understands_flags():
+                self._drop_shebangs()
+            for source in self._sources.values():
+                await self.redis.script_load(source)
         self._loaded = True
+
+    async def _understands_flags(self) -> bool:
+        # Some servers accept a shebang at SCRIPT LOAD and fail only when running it.
+        try:
+            await self.redis.eval("#!lua flags=no-writes\nreturn 1", 0)
+        except rex.ResponseError as exc:
+            if "near '#'" in str(exc):
+                return False
+            raise
+        return True
 
     def _drop_shebangs(self) -> None:
         self._sources = {name: without_shebang(src) for name, src in self._sources.items()}

@@ -79,6 +79,29 @@ def worker(
 
 
 @cli.command()
+def api(
+    host: Annotated[str | None, typer.Option(help="Address to bind (else DTQ_API_HOST).")] = None,
+    port: Annotated[int | None, typer.Option(min=1, max=65535, help="Port (else DTQ_API_PORT, 3000).")] = None,
+) -> None:
+    """Serve the REST API (FastAPI on uvicorn)."""
+    from services import api as api_service  # noqa: PLC0415 - FastAPI loads only for this command
+
+    api_service.run(load_settings(), host, port)
+
+
+@cli.command()
+def dev(
+    host: Annotated[str | None, typer.Option(help="Address to bind (else DTQ_API_HOST).")] = None,
+    port: Annotated[int | None, typer.Option(min=1, max=65535, help="API port (else DTQ_API_PORT, 3000).")] = None,
+    redis_port: Annotated[int, typer.Option(min=1, max=65535, help="Port of the embedded Redis.")] = 6390,
+) -> None:
+    """API + worker + scheduler in one process; an in-memory Redis unless DTQ_REDIS_URL is set."""
+    from services import dev as dev_service  # noqa: PLC0415 - loads FastAPI and fakeredis only here
+
+    dev_service.run(load_settings(), host, port, redis_port)
+
+
+@cli.command()
 def operator() -> None:
     """Run the autoscaling operator (kopf): size worker Deployments by queue length."""
     from dtq_operator.main import run  # noqa: PLC0415 - kopf and kubernetes load only for this command

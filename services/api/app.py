@@ -1,0 +1,103 @@
+"""`create_app(settings)`: the FastAPI application. Building it does no I/O; the lifespan
+connects to Redis (and refuses to start if Redis may evict keys)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+from pydantic import TypeAdapter
+from pydantic.json_schema import models_json_schema
+
+from dtq.client import Client
+from dtq.errors import RedisUnavailable
+from dtq.registry import App
+from dtq.settings import Settings
+from services.api import errors
+from services.api.auth import Tokens
+from services.api.batching import EnqueueBatcher
+from services.api.deps import ApiState
+from services.api.limits import BodySizeLimit
+from services.api.ratelimit import RateLimiter
+from services.api.routes import dead, queues, system, tasks
+from services.api.schemas import ScheduledTaskIn, TaskIn
+
+log = logging.getLogger("dtq.api")
+
+DESCRIPTION = """Submit tasks to dtq from any language, and inspect and manage queues.
+
+The original API is valid as it was: `POST /tasks` `{"priority": true, "task": "..."}`,
+`POST /tasks/bulk` (an array of those) and `POST /tasks/schedule` (with `"time"`, RFC 3339)."""
+
+
+def create_app(settings: Settings, *, client: Client | None = None, registry: App | None = None) -> FastAPI:
+    """The API for `settings`; pass `client` to share one (tests), `registry` for handler defaults."""
+    tokens = Tokens.from_settings(settings.api)
+
+    @asynccontextmanager
+    async def lifespan(api: FastAPI) -> AsyncIterator[None]:
+        handlers = registry or (App.load(settings.app) if settings.app else App())
+        shared = client or Client(settings, app=handlers)
+        try:
+            await shared.connect()
+        except RedisUnavailable as exc:
+            log.warning("Redis is not reachable yet (%s); /readyz answers 503 until it is", exc)
+        if tokens.open:
+            log.warning("no API tokens configured (DTQ_API_TOKENS): the API is open to anyone who can reach it")
+        limiter = RateLimiter(settings.api.rate_limit, settings.api.rate_burst) if settings.api.rate_limit else None
+        api.state.dtq = ApiState(settings, shared, EnqueueBatcher(shared), tokens, limiter)
+        try:
+            yield
+        finally:
+            if client is None:
+                await shared.close()
+
+    api = FastAPI(
+        title="dtq",
+        version="1",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        docs_url="/docs",
+        redoc_url=None,
+        openapi_url="/openapi.json",
+    )
+    errors.install(api)
+    api.add_middleware(
+        BodySizeLimit,
+        limit=settings.api.max_body_bytes,
+        bulk_limit=settings.api.max_bulk_body_bytes,
+        bulk_path="/tasks/bulk",
+    )
+    for router in (tasks.router, queues.router, dead.router, system.router):
+        api.include_router(router)
+    _document_bodies(api, secured=not tokens.open)
+    return api
+
+
+def _document_bodies(api: FastAPI, *, secured: bool) -> None:
+    """Add the request-body schemas (the routes parse bodies themselves) and, when tokens are
+    configured, the bearer security requirement, to the generated OpenAPI document."""
+    generate = api.openapi
+
+    def openapi() -> dict[str, Any]:
+        if api.openapi_schema is not None:
+            return api.openapi_schema
+        document = generate()
+        _, defs = models_json_schema(
+            [(TaskIn, "validation"), (ScheduledTaskIn, "validation")], ref_template="#/components/schemas/{model}"
+        )
+        schemas = document.setdefault("components", {}).setdefault("schemas", {})
+        schemas.update(defs.get("$defs", {}))
+        schemas["TaskList"] = TypeAdapter(list[TaskIn]).json_schema(ref_template="#/components/schemas/{model}")
+        if not secured:
+            document["components"].pop("securitySchemes", None)
+            for operations in document["paths"].values():
+                for operation in operations.values():
+                    operation.pop("security", None)
+        api.openapi_schema = document
+        return document
+
+    api.openapi = openapi  # type: ignore[method-assign]

@@ -1,0 +1,92 @@
+"""Bearer tokens with two roles. Tokens are kept only as SHA-256 digests and compared in
+constant time against every configured digest, so timing reveals neither a token nor which
+one matched."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+
+from dtq.errors import ConfigError
+from dtq.settings import ApiSettings
+
+log = logging.getLogger("dtq.api")
+
+
+class Role(StrEnum):
+    """What a token may do."""
+
+    PRODUCER = "producer"  #: enqueue tasks and read them
+    ADMIN = "admin"  #: everything
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Who made a request: the token's digest (for rate limiting and logs) and its role."""
+
+    digest: bytes
+    role: Role
+
+    @property
+    def name(self) -> str:
+        """A short, non-secret handle for logs."""
+        return self.digest[:4].hex()
+
+
+class Tokens:
+    """The configured tokens; `open` when there are none (then every request is admin)."""
+
+    def __init__(self, entries: dict[bytes, Role]) -> None:
+        self._entries = list(entries.items())
+
+    @property
+    def open(self) -> bool:
+        """No tokens configured: the API does not check Authorization."""
+        return not self._entries
+
+    @classmethod
+    def from_settings(cls, settings: ApiSettings) -> Tokens:
+        """Tokens from DTQ_API_TOKENS and DTQ_API_TOKENS_FILE (`token:role` each)."""
+        lines = [t.get_secret_value() for t in settings.tokens]
+        if settings.tokens_file is not None:
+            try:
+                lines += Path(settings.tokens_file).read_text().splitlines()
+            except OSError as exc:
+                raise ConfigError(f"DTQ_API_TOKENS_FILE: cannot read {settings.tokens_file}: {exc}") from exc
+        entries: dict[bytes, Role] = {}
+        for number, line in enumerate(lines, start=1):
+            if line.strip() and not line.lstrip().startswith("#"):
+                token, role = _parse(line.strip(), number)
+                entries[digest(token)] = role
+        return cls(entries)
+
+    def identify(self, token: str) -> Principal | None:
+        """The principal of `token`, or None if it is not configured."""
+        presented = digest(token)
+        found: Role | None = None
+        for known, role in self._entries:  # no early exit: every comparison is made
+            if hmac.compare_digest(known, presented):
+                found = role
+        return None if found is None else Principal(presented, found)
+
+
+def digest(token: str) -> bytes:
+    """SHA-256 of a token (tokens are high-entropy secrets, so a plain hash suffices)."""
+    return hashlib.sha256(token.encode()).digest()
+
+
+def _parse(entry: str, number: int) -> tuple[str, Role]:
+    token, sep, role = entry.rpartition(":")
+    where = f"DTQ_API_TOKENS entry {number}"
+    if not sep or not token:
+        raise ConfigError(f"{where}: expected token:role (role producer or admin)")
+    if len(token) < 16:
+        raise ConfigError(f"{where}: a token needs at least 16 characters")
+    try:
+        return token, Role(role)
+    except ValueError:
+        raise ConfigError(f"{where}: role must be producer or admin, not {role!r}") from None

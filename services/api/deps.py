@@ -1,0 +1,76 @@
+"""What routes depend on: the shared state, the caller's identity and role, the client."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from dtq.client import Client
+from dtq.settings import Settings
+from services.api.auth import Principal, Role, Tokens
+from services.api.batching import EnqueueBatcher
+from services.api.errors import ApiError
+from services.api.ratelimit import RateLimiter
+
+bearer = HTTPBearer(auto_error=False, description="`Authorization: Bearer <token>` (when tokens are configured)")
+
+
+@dataclass(slots=True)
+class ApiState:
+    """Everything the routes share, built once by the app's lifespan."""
+
+    settings: Settings
+    client: Client
+    batcher: EnqueueBatcher
+    tokens: Tokens
+    limiter: RateLimiter | None
+
+
+def api_state(request: Request) -> ApiState:
+    """The app's shared state."""
+    state: ApiState = request.app.state.dtq
+    return state
+
+
+StateDep = Annotated[ApiState, Depends(api_state)]
+
+
+def client(state: StateDep) -> Client:
+    """The dtq client."""
+    return state.client
+
+
+ClientDep = Annotated[Client, Depends(client)]
+
+ANONYMOUS = Principal(b"", Role.ADMIN)
+
+
+def requires(role: Role) -> Callable[..., Awaitable[Principal]]:
+    """A dependency admitting tokens of `role` (admin tokens may do anything)."""
+
+    async def check(
+        state: StateDep, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+    ) -> Principal:
+        if state.tokens.open:
+            return ANONYMOUS
+        principal = state.tokens.identify(credentials.credentials) if credentials else None
+        if principal is None:
+            raise ApiError(
+                401, "unauthorized", "a valid bearer token is required", headers={"WWW-Authenticate": "Bearer"}
+            )
+        if state.limiter is not None and (wait := state.limiter.acquire(principal.digest)) > 0:
+            headers = {"Retry-After": RateLimiter.retry_after(wait)}
+            raise ApiError(429, "rate_limited", "too many requests for this token", headers=headers)
+        if role is Role.ADMIN and principal.role is not Role.ADMIN:
+            raise ApiError(403, "forbidden", "this needs an admin token")
+        return principal
+
+    return check
+
+
+Producer = Depends(requires(Role.PRODUCER))
+Admin = Depends(requires(Role.ADMIN))

@@ -1,0 +1,110 @@
+"""The one error shape, and the single place dtq errors become HTTP status codes."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import orjson
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from dtq.errors import DtqError, InvalidQueueName, InvalidTask, RedisUnavailable, TaskFinished, TaskNotFound
+from services.api.schemas import ErrorOut
+
+log = logging.getLogger("dtq.api")
+
+RETRY_AFTER_SECONDS = "1"
+
+
+class ApiError(Exception):
+    """An HTTP error with the API's error shape."""
+
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        details: list[dict[str, Any]] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.details = details or []
+        self.headers = headers or {}
+
+
+def error_response(error: ApiError) -> Response:
+    """The JSON response for `error`."""
+    body = {"error": {"code": error.code, "message": error.message, "details": error.details}}
+    return Response(orjson.dumps(body), error.status, error.headers, media_type="application/json")
+
+
+def from_dtq(exc: DtqError) -> ApiError:
+    """Map a dtq error to its status code."""
+    if isinstance(exc, InvalidTask):
+        details = [{"field": p.field, "index": p.index, "message": p.message} for p in exc.problems]
+        return ApiError(422, "invalid_task", "the request is not a valid task", details)
+    if isinstance(exc, InvalidQueueName):
+        return ApiError(422, "invalid_queue", str(exc), [{"field": "queue", "message": str(exc)}])
+    if isinstance(exc, TaskNotFound):
+        return ApiError(404, "not_found", str(exc))
+    if isinstance(exc, TaskFinished):
+        return ApiError(409, "already_finished", str(exc))
+    if isinstance(exc, RedisUnavailable):
+        code = "redis_out_of_memory" if exc.out_of_memory else "redis_unavailable"
+        return ApiError(503, code, str(exc), headers={"Retry-After": RETRY_AFTER_SECONDS})
+    return ApiError(400, "bad_request", str(exc))
+
+
+def install(app: FastAPI) -> None:
+    """Route every failure through the one error shape."""
+
+    @app.exception_handler(ApiError)
+    async def api_error(request: Request, exc: ApiError) -> Response:
+        return error_response(exc)
+
+    @app.exception_handler(DtqError)
+    async def dtq_error(request: Request, exc: DtqError) -> Response:
+        mapped = from_dtq(exc)
+        if mapped.status == 503:
+            log.warning("%s %s: %s", request.method, request.url.path, exc)
+        return error_response(mapped)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, exc: RequestValidationError) -> Response:
+        details = [{"field": ".".join(str(p) for p in e["loc"]), "message": e["msg"]} for e in exc.errors()]
+        return error_response(ApiError(422, "invalid_request", "the request is not valid", details))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        codes = {404: "not_found", 405: "method_not_allowed"}
+        return error_response(ApiError(exc.status_code, codes.get(exc.status_code, "http_error"), str(exc.detail)))
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> Response:
+        log.exception("unexpected error in %s %s", request.method, request.url.path)
+        return error_response(ApiError(500, "internal_error", "unexpected server error; see the API log"))
+
+
+DESCRIPTIONS = {
+    400: "Malformed JSON",
+    401: "Missing or unknown bearer token",
+    403: "The token's role may not do this",
+    404: "Not found",
+    409: "Conflicts with the task's state",
+    413: "Body too large (or too many tasks)",
+    415: "Body is not application/json",
+    422: "Invalid fields (each named in details)",
+    429: "Rate limit exceeded (see Retry-After)",
+    503: "Redis unavailable or out of memory (see Retry-After)",
+}
+
+
+def responses(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI entries for the error codes an operation can answer."""
+    return {code: {"model": ErrorOut, "description": DESCRIPTIONS[code]} for code in codes}

@@ -1,0 +1,92 @@
+"""The /metrics page: Prometheus text built from what the core keeps in Redis.
+
+Counters come from each queue's `totals` hash (so they are the fleet's, not this process's),
+gauges from the queue counts, histograms from what workers flushed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from dtq.client import Client
+from dtq.metrics import HISTOGRAMS, read_histogram
+from dtq.store.calls import QueueCounts
+from dtq.store.connection import redis_errors
+
+EVENTS = {
+    "enqueued": "Tasks stored.",
+    "succeeded": "Tasks that succeeded.",
+    "failed": "Failed attempts (including ones that will be retried).",
+    "retried": "Failed attempts scheduled for another try.",
+    "dead": "Tasks moved to the dead-letter queue.",
+}
+HISTOGRAM_HELP = {
+    "duration": ("dtq_task_duration_seconds", "Seconds a handler ran."),
+    "pickup": ("dtq_task_pickup_latency_seconds", "Seconds from ready to claimed by a worker."),
+}
+
+
+def label(value: str) -> str:
+    """A label value, escaped as the text format requires."""
+    return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
+
+
+async def render(client: Client) -> str:
+    """The whole exposition for every queue."""
+    queues = await client.queues()
+    stats = await client.all_queue_stats(queues)
+    with redis_errors():
+        async with client.redis.pipeline(transaction=False) as pipe:
+            for queue in queues:
+                keys = client.keys(queue)
+                pipe.hgetall(keys.totals)
+                for name in HISTOGRAMS:
+                    pipe.hgetall(keys.histogram(name))
+            replies = await pipe.execute()
+    workers = await client.workers()
+    per_queue = len(HISTOGRAMS) + 1
+    lines: list[str] = []
+    totals = {q: replies[i * per_queue] for i, q in enumerate(queues)}
+    for event, help_text in EVENTS.items():
+        lines += _header(f"dtq_tasks_{event}_total", "counter", help_text)
+        for queue, raw in totals.items():
+            for field, count in sorted(raw.items()):
+                name, _, task = field.decode().partition("|")
+                if name == event:
+                    lines.append(f'dtq_tasks_{event}_total{{queue="{label(queue)}",task="{label(task)}"}} {int(count)}')
+    lines += _gauges(stats)
+    lines += _header("dtq_workers", "gauge", "Live workers.")
+    lines.append(f"dtq_workers {len(workers)}")
+    for index, name in enumerate(HISTOGRAMS, start=1):
+        metric, help_text = HISTOGRAM_HELP[name]
+        lines += _header(metric, "histogram", help_text)
+        for position, queue in enumerate(queues):
+            histogram = read_histogram(name, replies[position * per_queue + index])
+            q = label(queue)
+            lines += [f'{metric}_bucket{{queue="{q}",le="{le}"}} {n}' for le, n in histogram.cumulative]
+            lines.append(f'{metric}_sum{{queue="{q}"}} {histogram.total}')
+            lines.append(f'{metric}_count{{queue="{q}"}} {histogram.count}')
+    return "\n".join(lines) + "\n"
+
+
+def _header(name: str, kind: str, help_text: str) -> list[str]:
+    return [f"# HELP {name} {help_text}", f"# TYPE {name} {kind}"]
+
+
+def _gauges(stats: dict[str, QueueCounts]) -> Iterable[str]:
+    yield from _header("dtq_queue_tasks", "gauge", "Tasks in each state (finished ones while retained).")
+    for queue, c in stats.items():
+        q = label(queue)
+        for state in ("scheduled", "retrying", "active", "dead", "succeeded", "cancelled"):
+            yield f'dtq_queue_tasks{{queue="{q}",state="{state}"}} {getattr(c, state)}'
+        yield f'dtq_queue_tasks{{queue="{q}",state="ready"}} {c.ready}'
+    yield from _header("dtq_queue_ready_tasks", "gauge", "Ready tasks per priority.")
+    for queue, c in stats.items():
+        for priority, count in enumerate(c.ready_by_priority):
+            yield f'dtq_queue_ready_tasks{{queue="{label(queue)}",priority="{priority}"}} {count}'
+    yield from _header("dtq_queue_oldest_ready_age_seconds", "gauge", "Seconds the oldest ready task has waited.")
+    for queue, c in stats.items():
+        yield f'dtq_queue_oldest_ready_age_seconds{{queue="{label(queue)}"}} {c.oldest_ready_age}'
+    yield from _header("dtq_queue_paused", "gauge", "1 while the queue is paused.")
+    for queue, c in stats.items():
+        yield f'dtq_queue_paused{{queue="{label(queue)}"}} {int(c.paused)}'

@@ -1,0 +1,90 @@
+"""/dead: the dead-letter queues. List (paged, newest first), redrive, purge."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query
+from fastapi.responses import Response
+
+from dtq.client import Client
+from dtq.task import TaskState
+from services.api.deps import Admin, ClientDep
+from services.api.errors import ApiError, responses
+from services.api.routes import views
+from services.api.routes.tasks import TASK_ID
+from services.api.schemas import Counted, DeadPageOut, TaskAccepted
+
+router = APIRouter(prefix="/dead", tags=["dead letters"], dependencies=[Admin])
+
+QueueFilter = Annotated[str | None, Query(pattern=r"^[A-Za-z0-9_.-]{1,64}$", description="Only this queue.")]
+TaskFilter = Annotated[str | None, Query(min_length=1, max_length=256, description="Only tasks with this name.")]
+Cursor = Annotated[str | None, Query(max_length=400, description="next_cursor of the previous page.")]
+Limit = Annotated[int, Query(ge=1, le=1000)]
+SEPARATOR = "|"
+
+
+async def _queues(client: Client, queue: str | None) -> list[str]:
+    return [queue] if queue is not None else await client.queues()
+
+
+@router.get("", response_model=DeadPageOut, responses=responses(401, 403, 422, 429, 503), summary="List dead tasks")
+async def list_dead(
+    client: ClientDep, queue: QueueFilter = None, task: TaskFilter = None, cursor: Cursor = None, limit: Limit = 50
+) -> Response:
+    """Dead tasks, newest first within each queue (queues in name order)."""
+    names = await _queues(client, queue)
+    start, inner = _split(cursor, names)
+    found: list[dict[str, object]] = []
+    for position in range(start, len(names)):
+        page = await client.dead(names[position], task=task, limit=limit - len(found), cursor=inner)
+        found += [views.task(t) for t in page.tasks]
+        if page.next_cursor is not None:
+            return views.json({"tasks": found, "next_cursor": f"{names[position]}{SEPARATOR}{page.next_cursor}"})
+        inner = None
+        if len(found) >= limit and position + 1 < len(names):
+            return views.json({"tasks": found, "next_cursor": f"{names[position + 1]}{SEPARATOR}"})
+    return views.json({"tasks": found, "next_cursor": None})
+
+
+def _split(cursor: str | None, names: list[str]) -> tuple[int, str | None]:
+    if cursor is None:
+        return 0, None
+    queue, _, inner = cursor.partition(SEPARATOR)
+    if queue not in names or (inner and ":" not in inner):
+        raise ApiError(422, "invalid_cursor", "cursor must be the next_cursor of an earlier page",
+                       [{"field": "cursor", "message": "unknown cursor"}])  # fmt: skip
+    return names.index(queue), inner or None
+
+
+@router.post(
+    "/{task_id}/retry",
+    response_model=TaskAccepted,
+    responses=responses(401, 403, 404, 409, 422, 429, 503),
+    summary="Redrive one dead task",
+)
+async def redrive_one(
+    task_id: Annotated[str, Path(pattern=TASK_ID)], client: ClientDep, queue: QueueFilter = None
+) -> Response:
+    """Requeue a dead task with a fresh set of retries."""
+    record = await client.get(task_id, queue)
+    if record.state is not TaskState.DEAD:
+        raise ApiError(409, "not_dead", f"task {task_id} is {record.state.value}, not dead")
+    await client.redrive(record.queue, ids=[task_id])
+    return views.json({"id": task_id, "state": TaskState.QUEUED.value})
+
+
+@router.post(
+    "/retry", response_model=Counted, responses=responses(401, 403, 422, 429, 503), summary="Redrive dead tasks"
+)
+async def redrive_many(client: ClientDep, queue: QueueFilter = None, task: TaskFilter = None) -> Response:
+    """Requeue every dead task (of `queue`, named `task`, when given)."""
+    count = sum([await client.redrive(name, task=task) for name in await _queues(client, queue)])
+    return views.json({"count": count})
+
+
+@router.delete("", response_model=Counted, responses=responses(401, 403, 422, 429, 503), summary="Purge dead tasks")
+async def purge(client: ClientDep, queue: QueueFilter = None, task: TaskFilter = None) -> Response:
+    """Delete dead tasks for good (of `queue`, named `task`, when given)."""
+    count = sum([await client.purge_dead(name, task=task) for name in await _queues(client, queue)])
+    return views.json({"count": count})

@@ -1,0 +1,62 @@
+"""Health, readiness, workers and metrics."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from fastapi.responses import Response
+
+from dtq.errors import RedisUnavailable, UnsafeRedisConfig
+from dtq.store.connection import check_eviction_policy, inspect_server
+from services.api import prometheus
+from services.api.deps import Admin, ClientDep, StateDep
+from services.api.errors import ApiError, responses
+from services.api.routes import views
+from services.api.schemas import Health, WorkersOut
+
+router = APIRouter(tags=["system"])
+
+
+@router.get("/healthz", response_model=Health, summary="Liveness")
+async def healthz() -> Response:
+    """The process is up (no Redis call)."""
+    return views.json({"status": "ok"})
+
+
+@router.get("/readyz", response_model=Health, responses=responses(503), summary="Readiness")
+async def readyz(state: StateDep) -> Response:
+    """Redis answers and its maxmemory-policy is noeviction."""
+    try:
+        info = await inspect_server(state.client.redis, state.client.global_keys.embedded)
+        check_eviction_policy(info, state.settings.redis)
+    except RedisUnavailable as exc:
+        raise ApiError(503, "redis_unavailable", str(exc), headers={"Retry-After": "1"}) from None
+    except UnsafeRedisConfig as exc:
+        raise ApiError(503, "redis_unsafe", str(exc), headers={"Retry-After": "30"}) from None
+    return views.json({"status": "ready", "detail": f"redis {info.version}"})
+
+
+@router.get(
+    "/workers",
+    dependencies=[Admin],
+    response_model=WorkersOut,
+    responses=responses(401, 403, 429, 503),
+    summary="Live workers",
+)
+async def workers(client: ClientDep) -> Response:
+    """Workers with a live heartbeat."""
+    return views.json({"workers": [views.worker(w) for w in await client.workers()]})
+
+
+@router.get(
+    "/metrics",
+    dependencies=[Admin],
+    responses={
+        200: {"content": {"text/plain": {}}, "description": "Prometheus text format"},
+        **responses(401, 403, 429, 503),
+    },
+    summary="Prometheus metrics",
+)
+async def metrics(client: ClientDep) -> Response:
+    """Counters, queue gauges and latency histograms of the whole fleet."""
+    text = await prometheus.render(client)
+    return Response(text, media_type="text/plain; version=0.0.4; charset=utf-8")

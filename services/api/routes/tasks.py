@@ -1,0 +1,115 @@
+"""/tasks: enqueue (single, bulk, scheduled), read and cancel tasks."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Path, Query, Request
+from fastapi.responses import Response
+from pydantic import TypeAdapter
+
+from services.api import body
+from services.api.deps import Admin, ClientDep, Producer, StateDep
+from services.api.errors import ApiError, responses
+from services.api.routes import views
+from services.api.schemas import BulkAccepted, CancelOut, ScheduledTaskIn, TaskAccepted, TaskIn, TaskOut
+
+router = APIRouter(prefix="/tasks", tags=["tasks"])
+
+TASK_ID = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
+TaskId = Annotated[str, Path(pattern=TASK_ID, description="Task id (UUIDv7).")]
+QueueHint = Annotated[str | None, Query(pattern=r"^[A-Za-z0-9_.-]{1,64}$", description="Skip the lookup.")]
+IdempotencyKey = Annotated[
+    str | None,
+    Header(alias="Idempotency-Key", min_length=1, max_length=256, description="Same as the body's key."),
+]
+
+single = TypeAdapter(TaskIn)
+scheduled = TypeAdapter(ScheduledTaskIn)
+bulk = TypeAdapter(list[TaskIn])
+ENQUEUE_ERRORS = responses(400, 401, 403, 413, 415, 422, 429, 503)
+
+
+def body_spec(name: str) -> dict[str, Any]:
+    """OpenAPI requestBody for a schema registered under components (see app.py)."""
+    schema = {"$ref": f"#/components/schemas/{name}"}
+    return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
+
+
+async def _enqueue_one(
+    request: Request, state: StateDep, adapter: TypeAdapter[TaskIn] | TypeAdapter[ScheduledTaskIn], key: str | None
+) -> Response:
+    document = await body.read_json(request, state.settings.api.max_json_depth)
+    item = body.validate(adapter, document)
+    (outcome,) = await state.batcher.store(state.client.prepare([item.request(key)]))
+    return views.json({"id": outcome.id, "state": outcome.state.value})
+
+
+@router.post(
+    "",
+    dependencies=[Producer],
+    response_model=TaskAccepted,
+    responses=ENQUEUE_ERRORS,
+    openapi_extra=body_spec("TaskIn"),
+    summary="Enqueue a task",
+)
+async def enqueue(request: Request, state: StateDep, idempotency_key: IdempotencyKey = None) -> Response:
+    """Store one task; a repeated idempotency key returns the first task's id and state."""
+    return await _enqueue_one(request, state, single, idempotency_key)
+
+
+@router.post(
+    "/schedule",
+    dependencies=[Producer],
+    response_model=TaskAccepted,
+    responses=ENQUEUE_ERRORS,
+    openapi_extra=body_spec("ScheduledTaskIn"),
+    summary="Schedule a task",
+)
+async def schedule(request: Request, state: StateDep, idempotency_key: IdempotencyKey = None) -> Response:
+    """Store one task to run at `time` (RFC 3339) or after `delay` seconds."""
+    return await _enqueue_one(request, state, scheduled, idempotency_key)
+
+
+@router.post(
+    "/bulk",
+    dependencies=[Producer],
+    response_model=BulkAccepted,
+    responses=ENQUEUE_ERRORS,
+    openapi_extra=body_spec("TaskList"),
+    summary="Enqueue many tasks",
+)
+async def enqueue_bulk(request: Request, state: StateDep) -> Response:
+    """Store a JSON array of tasks, all or none (422 names each bad index and field)."""
+    document = await body.read_json(request, state.settings.api.max_json_depth)
+    limit = state.settings.api.max_bulk_items
+    if isinstance(document, list) and len(document) > limit:
+        raise ApiError(413, "too_many_tasks", f"at most {limit} tasks per request (got {len(document)})")
+    items = body.validate(bulk, document)
+    outcomes = await state.batcher.store(state.client.prepare([item.request() for item in items]))
+    return views.json({"ids": [o.id for o in outcomes]})
+
+
+@router.get(
+    "/{task_id}",
+    dependencies=[Producer],
+    response_model=TaskOut,
+    responses=responses(401, 403, 404, 422, 429, 503),
+    summary="Read a task",
+)
+async def read(task_id: TaskId, client: ClientDep, queue: QueueHint = None) -> Response:
+    """The task's full record."""
+    return views.json(views.task(await client.get(task_id, queue)))
+
+
+@router.delete(
+    "/{task_id}",
+    dependencies=[Admin],
+    response_model=CancelOut,
+    responses=responses(401, 403, 404, 409, 422, 429, 503),
+    summary="Cancel a task",
+)
+async def cancel(task_id: TaskId, client: ClientDep, queue: QueueHint = None) -> Response:
+    """Cancel a waiting task, or ask the worker running it to stop (state stays active)."""
+    outcome = await client.cancel(task_id, queue)
+    return views.json({"id": task_id, "state": outcome.state, "cancel_requested": outcome.state == "active"})

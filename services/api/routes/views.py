@@ -1,0 +1,79 @@
+"""Turning core objects into response bodies (plain dicts, encoded with orjson)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from fastapi.responses import Response
+
+from dtq.inspection import WorkerInfo
+from dtq.store.calls import QueueCounts
+from dtq.task import Task, from_ms, rfc3339
+
+
+def json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    """A JSON response encoded with orjson (skipping FastAPI's slower re-validation)."""
+    return Response(orjson.dumps(body), status, headers, media_type="application/json")
+
+
+def task(record: Task) -> dict[str, Any]:
+    """TaskOut."""
+    error = record.error
+    return {
+        "id": record.id,
+        "task": record.task,
+        "queue": record.queue,
+        "state": record.state.value,
+        "priority": record.priority,
+        "payload": record.payload,
+        "max_retries": record.max_retries,
+        "timeout": record.timeout,
+        "key": record.key,
+        "attempts": record.attempts,
+        "result": record.result,
+        "error": None
+        if error is None
+        else {"type": error.type, "message": error.message, "traceback": error.traceback},
+        "worker": record.worker,
+        "cancel_requested": record.cancel_requested,
+        "enqueued_at": rfc3339(record.enqueued_at),
+        "scheduled_for": rfc3339(record.scheduled_for),
+        "started_at": rfc3339(record.started_at),
+        "finished_at": rfc3339(record.finished_at),
+    }
+
+
+def queue(name: str, c: QueueCounts) -> dict[str, Any]:
+    """QueueOut."""
+    return {
+        "name": name,
+        "ready": c.ready,
+        "ready_by_priority": {str(p): n for p, n in enumerate(c.ready_by_priority)},
+        "scheduled": c.scheduled,
+        "active": c.active,
+        "retrying": c.retrying,
+        "dead": c.dead,
+        "succeeded": c.succeeded,
+        "cancelled": c.cancelled,
+        "oldest_ready_age": c.oldest_ready_age,
+        "paused": c.paused,
+    }
+
+
+def worker(w: WorkerInfo) -> dict[str, Any]:
+    """WorkerOut."""
+
+    return {
+        "id": w.id,
+        "host": w.host,
+        "pid": w.pid,
+        "queues": w.queues,
+        "concurrency": w.concurrency,
+        "in_flight": w.in_flight,
+        "processed": w.processed,
+        "failed": w.failed,
+        "state": w.state,
+        "started_at": rfc3339(from_ms(round(w.started_at * 1000))) if w.started_at else None,
+        "heartbeat_age": round(w.heartbeat_age, 3),
+    }

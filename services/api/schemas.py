@@ -1,0 +1,239 @@
+"""Request and response bodies of the REST API, separate from the stored task model.
+
+Request models validate exactly what their JSON schema promises: strict types (a string is not
+an integer), unknown fields rejected (so a typo like `prority` is caught), and the original
+API's `"priority": true` accepted as 9 (false as 5).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictFloat,
+    StrictInt,
+    StrictStr,
+    WithJsonSchema,
+    model_validator,
+)
+
+from dtq.task import MAX_DELAY, MAX_KEY_LENGTH, MAX_NAME_LENGTH, MAX_TIMEOUT, TASK_NAME_PATTERN, TaskRequest
+
+QUEUE_PATTERN = r"^[A-Za-z0-9_.-]{1,64}$"
+
+
+def _priority(value: object) -> int:
+    if isinstance(value, bool):
+        return 9 if value else 5
+    if isinstance(value, int) and 0 <= value <= 9:
+        return value
+    raise ValueError("must be true, false, or an integer from 0 to 9 (9 most urgent)")
+
+
+Priority = Annotated[
+    int,
+    BeforeValidator(_priority),
+    WithJsonSchema(
+        {
+            "anyOf": [{"type": "boolean"}, {"type": "integer", "minimum": 0, "maximum": 9}],
+            "description": "0-9, 9 most urgent; true means 9 and false means 5 (the original API).",
+        }
+    ),
+]
+Seconds = StrictInt | StrictFloat
+
+
+class TaskIn(BaseModel):
+    """One task to run."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    task: Annotated[
+        StrictStr,
+        Field(min_length=1, max_length=MAX_NAME_LENGTH, pattern=TASK_NAME_PATTERN, description="Handler name."),
+    ]
+    payload: Any = Field(None, description="Any JSON value, given to the handler.")
+    priority: Priority | None = None
+    queue: Annotated[StrictStr, Field(pattern=QUEUE_PATTERN)] | None = Field(None, description="Default: default.")
+    delay: Annotated[Seconds, Field(ge=0, le=MAX_DELAY)] | None = Field(
+        None, description="Run after this many seconds."
+    )
+    time: AwareDatetime | None = Field(None, description="Run at this RFC 3339 time (a past time runs now).")
+    max_retries: Annotated[StrictInt, Field(ge=0, le=1000)] | None = None
+    timeout: Annotated[Seconds, Field(gt=0, le=MAX_TIMEOUT)] | None = Field(None, description="Seconds.")
+    key: Annotated[StrictStr, Field(min_length=1, max_length=MAX_KEY_LENGTH)] | None = Field(
+        None, description="Idempotency key: a repeat within its TTL returns the first task."
+    )
+
+    @model_validator(mode="after")
+    def _one_way_to_schedule(self) -> TaskIn:
+        if self.delay is not None and self.time is not None:
+            raise ValueError("give either delay or time, not both")
+        return self
+
+    def request(self, key: str | None = None) -> TaskRequest:
+        """The core's request for this body (`key` from the Idempotency-Key header wins)."""
+        return TaskRequest(
+            task=self.task,
+            payload=self.payload,
+            queue=self.queue,
+            priority=self.priority,
+            max_retries=self.max_retries,
+            timeout=None if self.timeout is None else float(self.timeout),
+            key=key or self.key,
+            delay=None if self.delay is None else float(self.delay),
+            at=self.time,
+        )
+
+
+class ScheduledTaskIn(TaskIn):
+    """One task to run later: `time` or `delay` is required."""
+
+    @model_validator(mode="after")
+    def _needs_a_time(self) -> ScheduledTaskIn:
+        if self.delay is None and self.time is None:
+            raise ValueError("a scheduled task needs time (RFC 3339) or delay (seconds)")
+        return self
+
+
+class TaskAccepted(BaseModel):
+    """The task a request is now (the first task, for a repeated idempotency key)."""
+
+    id: str
+    state: str
+
+
+class BulkAccepted(BaseModel):
+    """Ids of the tasks, in input order."""
+
+    ids: list[str]
+
+
+class TaskErrorOut(BaseModel):
+    """The last failure of a task."""
+
+    type: str
+    message: str
+    traceback: str | None = None
+
+
+class TaskOut(BaseModel):
+    """Everything known about a task; times are RFC 3339 UTC with milliseconds."""
+
+    id: str
+    task: str
+    queue: str
+    state: str
+    priority: int
+    payload: Any = None
+    max_retries: int
+    timeout: float
+    key: str | None = None
+    attempts: int
+    result: Any = None
+    error: TaskErrorOut | None = None
+    worker: str | None = None
+    cancel_requested: bool
+    enqueued_at: str | None = None
+    scheduled_for: str | None = None
+    started_at: str | None = None
+    finished_at: str | None = None
+
+
+class CancelOut(BaseModel):
+    """`cancelled`, or `active` when the running handler was asked to stop."""
+
+    id: str
+    state: str
+    cancel_requested: bool
+
+
+class QueueOut(BaseModel):
+    """One queue's counts."""
+
+    name: str
+    ready: int
+    ready_by_priority: dict[str, int] = Field(description="Priority (0-9) to ready tasks.")
+    scheduled: int
+    active: int
+    retrying: int
+    dead: int
+    succeeded: int = Field(description="Succeeded tasks still retained.")
+    cancelled: int
+    oldest_ready_age: float = Field(description="Seconds the oldest ready task has waited.")
+    paused: bool
+
+
+class QueuesOut(BaseModel):
+    """Every queue."""
+
+    queues: list[QueueOut]
+
+
+class DeadPageOut(BaseModel):
+    """Dead tasks, newest first; pass `next_cursor` as `cursor` for the next page."""
+
+    tasks: list[TaskOut]
+    next_cursor: str | None = None
+
+
+class Counted(BaseModel):
+    """How many tasks an operation affected."""
+
+    count: int
+
+
+class WorkerOut(BaseModel):
+    """One live worker, from its last heartbeat."""
+
+    id: str
+    host: str
+    pid: int
+    queues: list[str]
+    concurrency: int
+    in_flight: int
+    processed: int
+    failed: int
+    state: str
+    started_at: str | None
+    heartbeat_age: float
+
+
+class WorkersOut(BaseModel):
+    """Live workers."""
+
+    workers: list[WorkerOut]
+
+
+class Health(BaseModel):
+    """Liveness or readiness."""
+
+    status: str
+    detail: str | None = None
+
+
+class ErrorDetail(BaseModel):
+    """One problem with the request: where (`field`, `index` in a bulk body) and what."""
+
+    field: str | None = None
+    index: int | None = None
+    message: str
+
+
+class ErrorInfo(BaseModel):
+    """Machine-readable `code`, human `message`, and per-field `details`."""
+
+    code: str
+    message: str
+    details: list[ErrorDetail] = []
+
+
+class ErrorOut(BaseModel):
+    """The one shape of every error response."""
+
+    error: ErrorInfo

@@ -1,0 +1,76 @@
+"""`dtq dev`: API, worker and scheduler in one process, for a laptop.
+
+With DTQ_REDIS_URL unset it serves an in-memory Redis (fakeredis) on a local port and runs
+unknown task names as "log and succeed", so the original API examples just run. With
+DTQ_REDIS_URL set it uses that Redis, like the production processes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+
+import uvicorn
+
+from dtq.keys import GlobalKeys
+from dtq.registry import App
+from dtq.scheduler import Scheduler
+from dtq.settings import Settings
+from dtq.worker import Worker
+from services import api
+from services.dev.embedded import EmbeddedRedis
+from services.runtime import configure_logging, fail
+
+log = logging.getLogger("dtq.dev")
+
+BANNER = """
+  dtq dev: API on http://{host}:{port}  (docs: http://{host}:{port}/docs)
+  Redis: EMBEDDED IN MEMORY on {redis} -- everything is lost when this process stops.
+  Set DTQ_REDIS_URL to use a real Redis. Tasks with no handler are logged and marked succeeded.
+  Try:  curl -X POST http://{host}:{port}/tasks -H 'Content-Type: application/json' \\
+             -d '{{"priority": true, "task": "high-priority task"}}'
+"""
+
+
+def embedded_settings(settings: Settings, redis_url: str) -> Settings:
+    """`settings` pointed at the embedded server; unknown tasks succeed unless set explicitly."""
+    worker = {} if "DTQ_WORKER_UNKNOWN_TASKS" in os.environ else {"unknown_tasks": "log"}
+    return settings.with_changes(redis={"url": redis_url}, worker=worker)
+
+
+def run(settings: Settings, host: str | None, port: int | None, redis_port: int) -> None:
+    """Run everything until Ctrl-C."""
+    configure_logging(settings.log)
+    embedded: EmbeddedRedis | None = None
+    if "DTQ_REDIS_URL" not in os.environ:
+        try:
+            embedded = EmbeddedRedis(redis_port).start()
+            embedded.mark(GlobalKeys(settings.redis.key_prefix).embedded)
+        except OSError as exc:
+            fail(f"--redis-port {redis_port}: cannot listen for the embedded Redis: {exc}")
+        settings = embedded_settings(settings, embedded.url)
+    host = host or settings.api.host
+    port = port or settings.api.port
+    print(BANNER.format(host=host, port=port, redis=embedded.url if embedded else "(DTQ_REDIS_URL)"), flush=True)
+    if embedded is None:
+        log.info("using the Redis at DTQ_REDIS_URL")
+    try:
+        asyncio.run(_serve(settings, host, port))
+    finally:
+        if embedded is not None:
+            embedded.stop()
+
+
+async def _serve(settings: Settings, host: str, port: int) -> None:
+    app = App.load(settings.app) if settings.app else App()
+    worker = Worker(app, settings)
+    scheduler = Scheduler(settings)
+    background = [asyncio.create_task(worker.run()), asyncio.create_task(scheduler.run())]
+    server: uvicorn.Server = api.server(settings, host, port)
+    try:
+        await server.serve()  # returns on SIGINT/SIGTERM (uvicorn handles them)
+    finally:
+        worker.request_stop()
+        scheduler.request_stop()
+        await asyncio.gather(*background, return_exceptions=True)
