@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Header, Path, Query, Request
 from fastapi.responses import Response
@@ -24,6 +24,8 @@ IdempotencyKey = Annotated[
     Header(alias="Idempotency-Key", min_length=1, max_length=256, description="Same as the body's key."),
 ]
 
+Body = TypeVar("Body", bound=TaskIn)
+
 single = TypeAdapter(TaskIn)
 scheduled = TypeAdapter(ScheduledTaskIn)
 bulk = TypeAdapter(list[TaskIn])
@@ -36,9 +38,7 @@ def body_spec(name: str) -> dict[str, Any]:
     return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
 
 
-async def _enqueue_one(
-    request: Request, state: StateDep, adapter: TypeAdapter[TaskIn] | TypeAdapter[ScheduledTaskIn], key: str | None
-) -> Response:
+async def _enqueue_one(request: Request, state: StateDep, adapter: TypeAdapter[Body], key: str | None) -> Response:
     document = await body.read_json(request, state.settings.api.max_json_depth)
     item = body.validate(adapter, document)
     (outcome,) = await state.batcher.store(state.client.prepare([item.request(key)]))
