@@ -100,6 +100,23 @@ def test_runtime_suits_a_read_only_root_filesystem() -> None:
         assert f"org.opencontainers.image.{key}=" in labels
 
 
+def test_variables_used_in_a_stage_are_declared_in_it() -> None:
+    """A global ARG is visible only in FROM lines; inside a stage it must be declared again."""
+    inherited = {"PATH"}
+    for name, body in stages().items():
+        declared = set(inherited)
+        for instruction in body[1:]:
+            keyword, _, rest = instruction.partition(" ")
+            used = set(re.findall(r"\$\{?([A-Z_][A-Z0-9_]*)", rest)) if keyword.upper() != "RUN" else set()
+            assert used <= declared, f"stage {name}: {sorted(used - declared)} used in `{instruction}`"
+            if keyword.upper() == "ARG":
+                declared.add(rest.split("=")[0])
+            elif keyword.upper() == "ENV":
+                declared |= set(re.findall(r"([A-Z_][A-Z0-9_]*)=", rest))
+        if name == "runtime":
+            inherited = declared
+
+
 def test_build_stage_installs_the_package_with_the_operator_extra() -> None:
     runs = " ".join(instructions("build", "RUN"))
     assert "python -m venv /opt/dtq" in runs and '/opt/dtq/bin/pip install ".[operator]"' in runs
