@@ -1,0 +1,39 @@
+"""`dtq operator`: run the autoscaling operator until SIGTERM or SIGINT."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+
+import kopf
+
+from dtq.settings import Settings
+from dtq_operator.handlers import build_registry, kopf_settings
+from services.runtime import configure_logging
+
+Flag = asyncio.Event | threading.Event  #: what may stop the operator, or tell that it is ready
+
+
+def run(settings: Settings) -> None:
+    """Configure logging and run the operator in this thread's new event loop (kopf handles signals)."""
+    configure_logging(settings.log)
+    asyncio.run(operate(settings))
+
+
+async def operate(
+    settings: Settings,
+    *,
+    stop_flag: Flag | None = None,
+    ready_flag: Flag | None = None,
+) -> None:
+    """Run kopf with the operator's handlers: one namespace if configured, else the whole cluster."""
+    namespace = settings.operator.namespace
+    await kopf.operator(
+        registry=build_registry(settings),
+        settings=kopf_settings(),
+        standalone=settings.operator.standalone,
+        clusterwide=namespace is None,
+        namespaces=[namespace] if namespace else [],
+        stop_flag=stop_flag,
+        ready_flag=ready_flag,
+    )
