@@ -278,6 +278,15 @@ async def test_api_serves_probes_and_the_helm_test_pod_passes(
     # Ready once Redis answers (as the kubelet does, poll it: it may lag the process start).
     wait_for(lambda: http("GET", base + probes["readinessProbe"])[0] == 200, 30, "the readiness probe", api)
 
+    for monitor in rendered.of_kind("ServiceMonitor"):  # Prometheus scrapes with what the chart gives it
+        [endpoint] = monitor["spec"]["endpoints"]
+        credentials = endpoint.get("authorization", {}).get("credentials")
+        token = rendered.secret_value(credentials["name"], credentials["key"]) if credentials else None
+        status, text = http("GET", base + endpoint["path"], token=token)
+        assert status == 200 and "# TYPE" in text, (status, text[:200])
+        if token:
+            assert http("GET", base + endpoint["path"])[0] == 401
+
     [pod] = rendered.of_kind("Pod")
     [test] = pod["spec"]["containers"]
     test_env = {k: v for k, v in rendered_env(rendered, test).items() if k not in rendered.config()}

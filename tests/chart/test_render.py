@@ -89,6 +89,22 @@ def test_service_monitor_is_well_formed() -> None:
     assert endpoint["port"] in {p["name"] for p in service["spec"]["ports"]}
     selector = monitor["spec"]["selector"]["matchLabels"]
     assert selector.items() <= service["metadata"]["labels"].items()
+    # /metrics is admin-only once tokens exist: Prometheus presents the first admin token.
+    credentials = endpoint["authorization"]["credentials"]
+    assert endpoint["authorization"]["type"] == "Bearer"
+    assert credentials == {"name": "dtq-api-tokens", "key": "metrics-token"}
+    assert rendered.secret_value("dtq-api-tokens", "metrics-token") == "admin-token-0123456789abcdef"
+
+
+def test_service_monitor_token_without_tokens_or_from_a_named_secret() -> None:
+    [open_api] = render({"serviceMonitor": {"enabled": True}}).of_kind("ServiceMonitor")
+    assert "authorization" not in open_api["spec"]["endpoints"][0]
+    values = {
+        "serviceMonitor": {"enabled": True, "tokenSecret": {"name": "prom-dtq", "key": "t"}},
+        "api": {"auth": {"existingSecret": "dtq-tokens"}},
+    }
+    [named] = render(values).of_kind("ServiceMonitor")
+    assert named["spec"]["endpoints"][0]["authorization"]["credentials"] == {"name": "prom-dtq", "key": "t"}
 
 
 @pytest.mark.parametrize("scenario", SCENARIOS)
