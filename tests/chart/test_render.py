@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import subprocess
 
 import helm_python as helm
 import kubernetes_validate
@@ -179,6 +180,15 @@ def test_notes_with_ingress_and_tokens_use_the_host_and_the_token_secret() -> No
     assert "get secret dtq-api-tokens" in notes
     assert "Authorization: Bearer $TOKEN" in notes
     assert "port-forward" not in notes
+
+
+def test_notes_token_pipeline_yields_the_first_token() -> None:
+    rendered = render_scenario("ingress-tokens-netpol-values.yaml")
+    line = next(line for line in rendered.notes.splitlines() if "TOKEN=$(" in line)
+    pipeline = line.split("-o jsonpath='{.data.tokens}' | ", 1)[1].rstrip(")")
+    data = rendered.get("Secret", "dtq-api-tokens")["data"]["tokens"]
+    result = subprocess.run(["sh", "-c", f"printf %s {data} | {pipeline}"], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "producer-token-0123456789"
 
 
 def test_notes_without_api_skip_the_curl() -> None:
