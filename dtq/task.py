@@ -30,6 +30,7 @@ CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
 TASK_NAME_PATTERN = r"^[^\x00-\x1f\x7f]+$"  # the same rule, for JSON schemas
 MAX_NAME_LENGTH = 256
 MAX_KEY_LENGTH = 256
+MIN_TIMEOUT = 0.001
 MAX_TIMEOUT = 7 * 86_400.0
 MAX_DELAY = 10 * 365 * 86_400.0
 
@@ -155,7 +156,7 @@ def _check(request: TaskRequest, defaults: TaskDefaults) -> list[FieldProblem]:
         _check_queue(request.queue or DEFAULT_QUEUE),
         _check_int("priority", request.priority, 0, 9),
         _check_int("max_retries", request.max_retries, 0, 1000),
-        _check_number("timeout", request.timeout, 0.001, MAX_TIMEOUT),
+        _check_number("timeout", request.timeout, MIN_TIMEOUT, MAX_TIMEOUT),
         _check_key(request.key),
         _check_number("delay", request.delay, 0, MAX_DELAY),
         _check_at(request.at),

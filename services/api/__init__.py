@@ -2,14 +2,30 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+
 import uvicorn
 
 from dtq.settings import Settings
 from services.api.app import create_app
-from services.runtime import configure_logging
+from services.runtime import configure_logging, run_process
 
 
-def server(settings: Settings, host: str, port: int) -> uvicorn.Server:
+class Server(uvicorn.Server):
+    """uvicorn, leaving SIGTERM/SIGINT to the dtq process (which may have a worker to drain)."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+    def stop(self, *, now: bool = False) -> None:
+        """Stop accepting connections and finish the open ones (`now`: don't wait for them)."""
+        self.should_exit = True
+        self.force_exit = self.force_exit or now
+
+
+def server(settings: Settings, host: str, port: int) -> Server:
     """A uvicorn server for the API (not started)."""
     config = uvicorn.Config(
         create_app(settings),
@@ -21,10 +37,11 @@ def server(settings: Settings, host: str, port: int) -> uvicorn.Server:
         limit_concurrency=10_000,
         timeout_keep_alive=30,
     )
-    return uvicorn.Server(config)
+    return Server(config)
 
 
 def run(settings: Settings, host: str | None, port: int | None) -> None:
-    """Serve until SIGTERM/SIGINT (uvicorn handles the signals and drains connections)."""
+    """Serve until SIGTERM/SIGINT, then finish open requests and exit 0."""
     configure_logging(settings.log)
-    server(settings, host or settings.api.host, port or settings.api.port).run()
+    api = server(settings, host or settings.api.host, port or settings.api.port)
+    run_process(api.serve(), lambda count: api.stop(now=count > 1))

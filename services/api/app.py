@@ -64,14 +64,15 @@ def create_app(settings: Settings, *, client: Client | None = None, registry: Ap
         redoc_url=None,
         openapi_url="/openapi.json",
     )
-    errors.install(api)
+    routers = (tasks.router, queues.router, dead.router, system.router)
+    errors.install(api, errors.MethodTable(routers))
     api.add_middleware(
         BodySizeLimit,
         limit=settings.api.max_body_bytes,
         bulk_limit=settings.api.max_bulk_body_bytes,
         bulk_path="/tasks/bulk",
     )
-    for router in (tasks.router, queues.router, dead.router, system.router):
+    for router in routers:
         api.include_router(router)
     _document_bodies(api, secured=not tokens.open)
     return api
@@ -92,6 +93,11 @@ def _document_bodies(api: FastAPI, *, secured: bool) -> None:
         schemas = document.setdefault("components", {}).setdefault("schemas", {})
         schemas.update(defs.get("$defs", {}))
         schemas["TaskList"] = TypeAdapter(list[TaskIn]).json_schema(ref_template="#/components/schemas/{model}")
+        read_link = {
+            "ReadTask": {"operationId": "read_tasks__task_id__get", "parameters": {"task_id": "$response.body#/id"}}
+        }
+        for path in ("/tasks", "/tasks/schedule"):
+            document["paths"][path]["post"]["responses"]["200"]["links"] = read_link
         if not secured:
             document["components"].pop("securitySchemes", None)
             for operations in document["paths"].values():

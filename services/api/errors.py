@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import logging
+import re
+from collections.abc import Iterable
 from typing import Any
 
 import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
+from fastapi.routing import APIRoute, APIRouter
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import compile_path
 
 from dtq.errors import DtqError, InvalidQueueName, InvalidTask, RedisUnavailable, TaskFinished, TaskNotFound
 from services.api.schemas import ErrorOut
@@ -61,7 +65,7 @@ def from_dtq(exc: DtqError) -> ApiError:
     return ApiError(400, "bad_request", str(exc))
 
 
-def install(app: FastAPI) -> None:
+def install(app: FastAPI, methods: MethodTable) -> None:
     """Route every failure through the one error shape."""
 
     @app.exception_handler(ApiError)
@@ -83,12 +87,34 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
         codes = {404: "not_found", 405: "method_not_allowed"}
-        return error_response(ApiError(exc.status_code, codes.get(exc.status_code, "http_error"), str(exc.detail)))
+        code = codes.get(exc.status_code, "http_error")
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            headers["Allow"] = methods.allowed(request.url.path)
+        return error_response(ApiError(exc.status_code, code, str(exc.detail), headers=headers))
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> Response:
         log.exception("unexpected error in %s %s", request.method, request.url.path)
         return error_response(ApiError(500, "internal_error", "unexpected server error; see the API log"))
+
+
+class MethodTable:
+    """Which methods each path serves, for the Allow header of a 405 (one path may be served
+    by several routes, e.g. GET and DELETE /dead)."""
+
+    def __init__(self, routers: Iterable[APIRouter]) -> None:
+        self._paths: list[tuple[re.Pattern[str], set[str]]] = []
+        for router in routers:
+            for route in router.routes:
+                if isinstance(route, APIRoute):
+                    pattern, _, _ = compile_path(route.path)  # the path includes the router's prefix
+                    self._paths.append((pattern, set(route.methods or ()) - {"HEAD"}))
+
+    def allowed(self, path: str) -> str:
+        """The methods served at `path`, as an Allow header value."""
+        methods = set().union(*(m for pattern, m in self._paths if pattern.match(path)))
+        return ", ".join(sorted(methods))
 
 
 DESCRIPTIONS = {

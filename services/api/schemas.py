@@ -7,6 +7,8 @@ API's `"priority": true` accepted as 9 (false as 5).
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from pydantic import (
@@ -15,26 +17,74 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
-    StrictFloat,
-    StrictInt,
     StrictStr,
     WithJsonSchema,
     model_validator,
 )
+from pydantic.config import JsonDict
 
-from dtq.task import MAX_DELAY, MAX_KEY_LENGTH, MAX_NAME_LENGTH, MAX_TIMEOUT, TASK_NAME_PATTERN, TaskRequest
+from dtq.task import (
+    MAX_DELAY,
+    MAX_KEY_LENGTH,
+    MAX_NAME_LENGTH,
+    MAX_TIMEOUT,
+    MIN_TIMEOUT,
+    TASK_NAME_PATTERN,
+    TaskRequest,
+)
 
 QUEUE_PATTERN = r"^[A-Za-z0-9_.-]{1,64}$"
+
+
+def _integral(value: object) -> int | None:
+    """JSON's integers, which include numbers like 3.0; never booleans or strings."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return None
 
 
 def _priority(value: object) -> int:
     if isinstance(value, bool):
         return 9 if value else 5
-    if isinstance(value, int) and 0 <= value <= 9:
-        return value
+    number = _integral(value)
+    if number is not None and 0 <= number <= 9:
+        return number
     raise ValueError("must be true, false, or an integer from 0 to 9 (9 most urgent)")
 
 
+def _integer_between(low: int, high: int) -> Callable[[object], int]:
+    def check(value: object) -> int:
+        number = _integral(value)
+        if number is None or not low <= number <= high:
+            raise ValueError(f"must be an integer from {low} to {high}")
+        return number
+
+    return check
+
+
+def _seconds_between(low: float, high: float) -> Callable[[object], float]:
+    def check(value: object) -> float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ValueError("must be a number of seconds")
+        if not (math.isfinite(value) and low <= value <= high):
+            raise ValueError(f"must be between {low:g} and {high:g} seconds")
+        return float(value)
+
+    return check
+
+
+def _rfc3339_text(value: object) -> object:
+    if not isinstance(value, str):
+        raise ValueError("must be an RFC 3339 date-time string with a time zone")
+    return value
+
+
+# Each field type validates exactly what its JSON schema says, so the OpenAPI document and the
+# API agree (schemathesis checks both directions).
 Priority = Annotated[
     int,
     BeforeValidator(_priority),
@@ -45,13 +95,35 @@ Priority = Annotated[
         }
     ),
 ]
-Seconds = StrictInt | StrictFloat
+MaxRetries = Annotated[
+    int,
+    BeforeValidator(_integer_between(0, 1000)),
+    WithJsonSchema({"type": "integer", "minimum": 0, "maximum": 1000, "description": "Retries after the first."}),
+]
+Delay = Annotated[
+    float,
+    BeforeValidator(_seconds_between(0, MAX_DELAY)),
+    WithJsonSchema(
+        {"type": "number", "minimum": 0, "maximum": MAX_DELAY, "description": "Run after this many seconds."}
+    ),
+]
+Timeout = Annotated[
+    float,
+    BeforeValidator(_seconds_between(MIN_TIMEOUT, MAX_TIMEOUT)),
+    WithJsonSchema(
+        {"type": "number", "minimum": MIN_TIMEOUT, "maximum": MAX_TIMEOUT, "description": "Seconds a handler may run."}
+    ),
+]
+Time = Annotated[AwareDatetime, BeforeValidator(_rfc3339_text)]
+NOT_BOTH: JsonDict = {
+    "not": {"required": ["delay", "time"], "properties": {"delay": {"type": "number"}, "time": {"type": "string"}}}
+}
 
 
 class TaskIn(BaseModel):
     """One task to run."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, json_schema_extra=NOT_BOTH)
 
     task: Annotated[
         StrictStr,
@@ -60,12 +132,10 @@ class TaskIn(BaseModel):
     payload: Any = Field(None, description="Any JSON value, given to the handler.")
     priority: Priority | None = None
     queue: Annotated[StrictStr, Field(pattern=QUEUE_PATTERN)] | None = Field(None, description="Default: default.")
-    delay: Annotated[Seconds, Field(ge=0, le=MAX_DELAY)] | None = Field(
-        None, description="Run after this many seconds."
-    )
-    time: AwareDatetime | None = Field(None, description="Run at this RFC 3339 time (a past time runs now).")
-    max_retries: Annotated[StrictInt, Field(ge=0, le=1000)] | None = None
-    timeout: Annotated[Seconds, Field(gt=0, le=MAX_TIMEOUT)] | None = Field(None, description="Seconds.")
+    delay: Delay | None = None
+    time: Time | None = Field(None, description="Run at this RFC 3339 time (a past time runs now).")
+    max_retries: MaxRetries | None = None
+    timeout: Timeout | None = None
     key: Annotated[StrictStr, Field(min_length=1, max_length=MAX_KEY_LENGTH)] | None = Field(
         None, description="Idempotency key: a repeat within its TTL returns the first task."
     )
@@ -84,15 +154,26 @@ class TaskIn(BaseModel):
             queue=self.queue,
             priority=self.priority,
             max_retries=self.max_retries,
-            timeout=None if self.timeout is None else float(self.timeout),
+            timeout=self.timeout,
             key=key or self.key,
-            delay=None if self.delay is None else float(self.delay),
+            delay=self.delay,
             at=self.time,
         )
 
 
+SCHEDULED: JsonDict = {
+    **NOT_BOTH,
+    "anyOf": [
+        {"required": ["time"], "properties": {"time": {"type": "string"}}},
+        {"required": ["delay"], "properties": {"delay": {"type": "number"}}},
+    ],
+}
+
+
 class ScheduledTaskIn(TaskIn):
     """One task to run later: `time` or `delay` is required."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, json_schema_extra=SCHEDULED)
 
     @model_validator(mode="after")
     def _needs_a_time(self) -> ScheduledTaskIn:

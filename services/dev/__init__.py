@@ -11,8 +11,6 @@ import asyncio
 import logging
 import os
 
-import uvicorn
-
 from dtq.keys import GlobalKeys
 from dtq.registry import App
 from dtq.scheduler import Scheduler
@@ -20,7 +18,7 @@ from dtq.settings import Settings
 from dtq.worker import Worker
 from services import api
 from services.dev.embedded import EmbeddedRedis
-from services.runtime import configure_logging, fail
+from services.runtime import configure_logging, fail, run_process
 
 log = logging.getLogger("dtq.dev")
 
@@ -55,21 +53,27 @@ def run(settings: Settings, host: str | None, port: int | None, redis_port: int)
     print(BANNER.format(host=host, port=port, redis=embedded.url if embedded else "(DTQ_REDIS_URL)"), flush=True)
     if embedded is None:
         log.info("using the Redis at DTQ_REDIS_URL")
+    app = App.load(settings.app) if settings.app else App()
+    worker = Worker(app, settings)
+    scheduler = Scheduler(settings)
+    server = api.server(settings, host, port)
+
+    def on_signal(count: int) -> None:
+        server.stop(now=count > 1)
+        worker.request_stop(now=count > 1)
+        scheduler.request_stop()
+
     try:
-        asyncio.run(_serve(settings, host, port))
+        run_process(_serve(server, worker, scheduler), on_signal)
     finally:
         if embedded is not None:
             embedded.stop()
 
 
-async def _serve(settings: Settings, host: str, port: int) -> None:
-    app = App.load(settings.app) if settings.app else App()
-    worker = Worker(app, settings)
-    scheduler = Scheduler(settings)
+async def _serve(server: api.Server, worker: Worker, scheduler: Scheduler) -> None:
     background = [asyncio.create_task(worker.run()), asyncio.create_task(scheduler.run())]
-    server: uvicorn.Server = api.server(settings, host, port)
     try:
-        await server.serve()  # returns on SIGINT/SIGTERM (uvicorn handles them)
+        await server.serve()
     finally:
         worker.request_stop()
         scheduler.request_stop()

@@ -7,6 +7,7 @@ from typing import Annotated, Any, TypeVar
 from fastapi import APIRouter, Header, Path, Query, Request
 from fastapi.responses import Response
 from pydantic import TypeAdapter
+from starlette.convertors import Convertor, register_url_convertor
 
 from services.api import body
 from services.api.deps import Admin, ClientDep, Producer, StateDep
@@ -18,6 +19,21 @@ router = APIRouter(prefix="/tasks", tags=["tasks"])
 
 TASK_ID = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
 TaskId = Annotated[str, Path(pattern=TASK_ID, description="Task id (UUIDv7).")]
+
+
+class TaskIdConvertor(Convertor[str]):
+    """Matches only task ids, so /tasks/bulk is never read as /tasks/{task_id}."""
+
+    regex = TASK_ID[1:-1]
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: str) -> str:
+        return value
+
+
+register_url_convertor("task_id", TaskIdConvertor())
 QueueHint = Annotated[str | None, Query(pattern=r"^[A-Za-z0-9_.-]{1,64}$", description="Skip the lookup.")]
 IdempotencyKey = Annotated[
     str | None,
@@ -91,7 +107,7 @@ async def enqueue_bulk(request: Request, state: StateDep) -> Response:
 
 
 @router.get(
-    "/{task_id}",
+    "/{task_id:task_id}",
     dependencies=[Producer],
     response_model=TaskOut,
     responses=responses(401, 403, 404, 422, 429, 503),
@@ -103,7 +119,7 @@ async def read(task_id: TaskId, client: ClientDep, queue: QueueHint = None) -> R
 
 
 @router.delete(
-    "/{task_id}",
+    "/{task_id:task_id}",
     dependencies=[Admin],
     response_model=CancelOut,
     responses=responses(401, 403, 404, 409, 422, 429, 503),

@@ -1,0 +1,88 @@
+"""Queues, dead letters, workers, health, metrics."""
+
+from __future__ import annotations
+
+import asyncio
+
+import httpx
+
+import dtq
+from dtq.settings import Settings
+from tests.redis.scripts.conftest import eventually
+
+
+async def test_queue_counts_pause_and_resume(api: httpx.AsyncClient) -> None:
+    await api.post("/tasks/bulk", json=[{"task": "t", "priority": 9}, {"task": "t", "priority": 1, "queue": "other"}])
+    queues = {q["name"]: q for q in (await api.get("/queues")).json()["queues"]}
+    assert set(queues) == {"default", "other"}
+    assert queues["default"]["ready_by_priority"]["9"] == 1 and queues["default"]["ready"] == 1
+    assert (await api.get("/queues/nope")).status_code == 404
+    paused = await api.post("/queues/other/pause")
+    assert paused.json()["paused"] is True
+    assert (await api.get("/queues/other")).json()["paused"] is True
+    assert (await api.post("/queues/other/resume")).json()["paused"] is False
+
+
+async def test_dead_letters_list_filter_redrive_and_purge(api: httpx.AsyncClient, settings: Settings) -> None:
+    app = dtq.App()
+
+    @app.task(max_retries=0)
+    def boom(payload: int) -> None:
+        raise ValueError(payload)
+
+    await api.post("/tasks/bulk", json=[{"task": "boom", "payload": n, "max_retries": 0} for n in range(3)])
+    await api.post("/tasks", json={"task": "boom", "payload": 9, "max_retries": 0, "queue": "q2"})
+    for queue in ("default", "q2"):
+        await dtq.Worker(app, settings, queues=[queue], burst=True).run()
+    first = (await api.get("/dead", params={"limit": 2})).json()
+    assert len(first["tasks"]) == 2 and first["next_cursor"]
+    second = (await api.get("/dead", params={"limit": 2, "cursor": first["next_cursor"]})).json()
+    assert len(second["tasks"]) == 2 and second["next_cursor"] is None
+    every = [t["id"] for t in first["tasks"] + second["tasks"]]
+    assert len(set(every)) == 4
+    assert (await api.get("/dead", params={"cursor": "garbage"})).status_code == 422
+    past_the_end = (await api.get("/dead", params={"cursor": "zzz|"})).json()
+    assert past_the_end == {"tasks": [], "next_cursor": None}
+    only = (await api.get("/dead", params={"queue": "q2"})).json()["tasks"]
+    assert [t["payload"] for t in only] == [9] and only[0]["error"]["type"] == "ValueError"
+
+    one = await api.post(f"/dead/{only[0]['id']}/retry")
+    assert one.json() == {"id": only[0]["id"], "state": "queued"}
+    assert (await api.post(f"/dead/{only[0]['id']}/retry")).status_code == 409
+    assert (await api.post("/dead/retry", params={"task": "boom", "queue": "default"})).json() == {"count": 3}
+    await dtq.Worker(app, settings, burst=True).run()
+    assert (await api.delete("/dead", params={"queue": "default"})).json() == {"count": 3}
+    assert (await api.get("/dead", params={"queue": "default"})).json()["tasks"] == []
+
+
+async def test_workers_health_and_readiness(api: httpx.AsyncClient, settings: Settings) -> None:
+    assert (await api.get("/healthz")).json() == {"status": "ok"}
+    ready = await api.get("/readyz")
+    assert ready.status_code == 200 and ready.json()["status"] == "ready"
+    worker = dtq.Worker(dtq.App(), settings, concurrency=5)
+    running = asyncio.create_task(worker.run())
+
+    async def registered() -> bool:
+        return bool((await api.get("/workers")).json()["workers"])
+
+    await eventually(registered)
+    (seen,) = (await api.get("/workers")).json()["workers"]
+    assert (seen["id"], seen["concurrency"], seen["state"]) == (worker.id, 5, "running")
+    worker.request_stop()
+    await running
+
+
+async def test_metrics_expose_counters_gauges_and_histograms(api: httpx.AsyncClient, settings: Settings) -> None:
+    await api.post("/tasks/bulk", json=[{"task": "echo", "payload": n} for n in range(5)])
+    await api.post("/tasks", json={"task": "fail", "queue": 'q"x'[:1]})
+    await dtq.Worker(dtq.App(), settings, queues=["default", "q"], burst=True).run()
+    response = await api.get("/metrics")
+    assert response.headers["content-type"].startswith("text/plain")
+    text = response.text
+    assert 'dtq_tasks_enqueued_total{queue="default",task="echo"} 5' in text
+    assert 'dtq_tasks_succeeded_total{queue="default",task="echo"} 5' in text
+    assert 'dtq_tasks_dead_total{queue="q",task="fail"} 1' in text
+    assert 'dtq_queue_tasks{queue="default",state="succeeded"} 5' in text
+    assert 'dtq_task_duration_seconds_count{queue="default"} 5' in text
+    assert 'dtq_task_pickup_latency_seconds_bucket{queue="default",le="+Inf"} 5' in text
+    assert "# TYPE dtq_task_duration_seconds histogram" in text
