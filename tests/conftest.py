@@ -55,11 +55,7 @@ def make_settings(redis_url: str, prefix: str, tmp_path: Path, **sections: dict[
 
 def tuned(settings: Settings, **sections: dict[str, object]) -> Settings:
     """A copy of `settings` with some fields of some sections changed (validated)."""
-    changed = {
-        name: type(getattr(settings, name)).model_validate({**getattr(settings, name).model_dump(), **values})
-        for name, values in sections.items()
-    }
-    return settings.model_copy(update=changed)
+    return settings.with_changes(**sections)
 
 
 @pytest.fixture
