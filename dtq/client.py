@@ -16,7 +16,9 @@ from typing import Any
 
 from redis.asyncio import Redis
 
-from dtq import deadletters, inspection
+from dtq import activity, browse, deadletters, inspection
+from dtq.activity import Minute
+from dtq.browse import TaskPage
 from dtq.deadletters import DeadPage
 from dtq.errors import TaskFinished, TaskNotFound
 from dtq.inspection import WorkerInfo
@@ -27,7 +29,7 @@ from dtq.store import calls
 from dtq.store.calls import Cancelled, CancelOutcome, Enqueued, QueueCounts
 from dtq.store.connection import ServerInfo, check_eviction_policy, create_redis, inspect_server, redis_errors, text
 from dtq.store.scripts import Scripts
-from dtq.task import PreparedTask, Task, TaskRequest, prepare
+from dtq.task import PreparedTask, Task, TaskRequest, TaskState, prepare
 
 ENQUEUE_CHUNK = 2000  # tasks per script call: keeps each call to a few ms of Redis time
 
@@ -237,6 +239,26 @@ class Client:
     async def workers(self) -> list[WorkerInfo]:
         """Live workers, from their heartbeats."""
         return await inspection.live_workers(self.redis, self.global_keys)
+
+    async def tasks(
+        self,
+        queue: str,
+        state: TaskState,
+        *,
+        task: str | None = None,
+        priority: int | None = None,
+        limit: int = 50,
+        cursor: int = 0,
+    ) -> TaskPage:
+        """A page of `queue`'s tasks in `state` (run order, or newest first once finished)."""
+        return await browse.page(
+            self.scripts, self.keys(queue), state, task=task, priority=priority, limit=limit, cursor=cursor
+        )
+
+    async def activity(self, queues: Sequence[str] | None = None, minutes: int = 60) -> list[Minute]:
+        """Per-minute counts of the last `minutes`, summed over `queues` (default: all)."""
+        names = list(queues) if queues is not None else await self.queues()
+        return await activity.minutes(self.redis, [self.keys(q) for q in names], minutes)
 
     # --- dead letters ------------------------------------------------------------------------
 

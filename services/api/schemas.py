@@ -318,3 +318,30 @@ class ErrorOut(BaseModel):
     """The one shape of every error response."""
 
     error: ErrorInfo
+
+
+class TaskListOut(BaseModel):
+    """A page of a queue's tasks in one state; pass `next_cursor` as `cursor` for the next."""
+
+    tasks: list[TaskOut]
+    total: int = Field(description="Tasks in this state (before the name and priority filters).")
+    next_cursor: int | None = None
+
+
+class MinuteOut(BaseModel):
+    """Counts of one minute; `processed` = succeeded + failed attempts."""
+
+    start: str
+    processed: int
+    enqueued: int
+    succeeded: int
+    failed: int
+    retried: int
+    dead: int
+    cancelled: int
+
+
+class ActivityOut(BaseModel):
+    """Per-minute counts, oldest first."""
+
+    minutes: list[MinuteOut]

@@ -86,3 +86,27 @@ async def test_metrics_expose_counters_gauges_and_histograms(api: httpx.AsyncCli
     assert 'dtq_task_duration_seconds_count{queue="default"} 5' in text
     assert 'dtq_task_pickup_latency_seconds_bucket{queue="default",le="+Inf"} 5' in text
     assert "# TYPE dtq_task_duration_seconds histogram" in text
+
+
+async def test_browse_a_queue_by_state_with_filters_and_paging(api: httpx.AsyncClient, settings: Settings) -> None:
+    await api.post("/tasks/bulk", json=[{"task": "a" if n % 2 else "b", "priority": n % 3} for n in range(12)])
+    await api.post("/tasks", json={"task": "later", "delay": 600})
+    first = (await api.get("/queues/default/tasks", params={"limit": 5})).json()
+    assert first["total"] == 12 and len(first["tasks"]) == 5 and first["next_cursor"] == 5
+    assert [t["priority"] for t in first["tasks"]] == [2, 2, 2, 2, 1]  # run order: priority, then age
+    rest = (await api.get("/queues/default/tasks", params={"limit": 50, "cursor": 5})).json()
+    assert len(rest["tasks"]) == 7 and rest["next_cursor"] is None
+    only_a = (await api.get("/queues/default/tasks", params={"task": "a", "priority": 1})).json()["tasks"]
+    assert {(t["task"], t["priority"]) for t in only_a} == {("a", 1)} and len(only_a) == 2
+    scheduled = (await api.get("/queues/default/tasks", params={"state": "scheduled"})).json()
+    assert [t["task"] for t in scheduled["tasks"]] == ["later"]
+    assert (await api.get("/queues/default/tasks", params={"state": "nope"})).status_code == 422
+
+
+async def test_stats_count_activity_per_minute(api: httpx.AsyncClient, settings: Settings) -> None:
+    await api.post("/tasks/bulk", json=[{"task": "echo"}] * 4 + [{"task": "fail", "max_retries": 0}])
+    await dtq.Worker(dtq.App(), settings, burst=True).run()
+    series = (await api.get("/stats", params={"minutes": 5})).json()["minutes"]
+    assert len(series) == 5 and series[-1]["start"].endswith(":00.000Z")
+    totals = {k: sum(m[k] for m in series) for k in ("enqueued", "succeeded", "failed", "dead", "processed")}
+    assert totals == {"enqueued": 5, "succeeded": 4, "failed": 1, "dead": 1, "processed": 5}

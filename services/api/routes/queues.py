@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path
+from fastapi import APIRouter, Path, Query
 from fastapi.responses import Response
 
 from dtq.errors import TaskNotFound
+from dtq.task import TaskState
 from services.api.deps import Admin, ClientDep
 from services.api.errors import responses
 from services.api.routes import views
-from services.api.schemas import QueueOut, QueuesOut
+from services.api.schemas import QueueOut, QueuesOut, TaskListOut
 
 router = APIRouter(prefix="/queues", tags=["queues"], dependencies=[Admin])
 
@@ -37,6 +38,28 @@ async def read_queue(name: QueueName, client: ClientDep) -> Response:
     """One queue's counts."""
     await _known(client, name)
     return views.json(views.queue(name, await client.queue_stats(name)))
+
+
+@router.get(
+    "/{name}/tasks",
+    response_model=TaskListOut,
+    responses=responses(401, 403, 422, 429, 503),
+    summary="List a queue's tasks",
+)
+async def list_tasks(
+    name: QueueName,
+    client: ClientDep,
+    *,
+    state: Annotated[TaskState, Query(description="Which tasks.")] = TaskState.QUEUED,
+    task: Annotated[str | None, Query(min_length=1, max_length=256, description="Only this task name.")] = None,
+    priority: Annotated[int | None, Query(ge=0, le=9, description="Only this priority.")] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    cursor: Annotated[int, Query(ge=0, le=10**9, description="next_cursor of the previous page.")] = 0,
+) -> Response:
+    """Tasks in one state: waiting ones in the order they will run, finished ones newest first."""
+    page = await client.tasks(name, state, task=task, priority=priority, limit=limit, cursor=cursor)
+    return views.json({"tasks": [views.task(t) for t in page.tasks], "total": page.total,
+                       "next_cursor": page.next_cursor})  # fmt: skip
 
 
 @router.post(

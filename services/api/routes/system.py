@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
+
+from fastapi import APIRouter, Query
 from fastapi.responses import Response
 
 from dtq.errors import RedisUnavailable, UnsafeRedisConfig
@@ -11,7 +13,7 @@ from services.api import prometheus
 from services.api.deps import Admin, ClientDep, StateDep
 from services.api.errors import ApiError, responses
 from services.api.routes import views
-from services.api.schemas import Health, WorkersOut
+from services.api.schemas import ActivityOut, Health, WorkersOut
 
 router = APIRouter(tags=["system"])
 
@@ -45,6 +47,23 @@ async def readyz(state: StateDep) -> Response:
 async def workers(client: ClientDep) -> Response:
     """Workers with a live heartbeat."""
     return views.json({"workers": [views.worker(w) for w in await client.workers()]})
+
+
+@router.get(
+    "/stats",
+    dependencies=[Admin],
+    response_model=ActivityOut,
+    responses=responses(401, 403, 422, 429, 503),
+    summary="Activity per minute",
+)
+async def stats(
+    client: ClientDep,
+    minutes: Annotated[int, Query(ge=1, le=180, description="How many minutes back.")] = 60,
+    queue: Annotated[str | None, Query(pattern=r"^[A-Za-z0-9_.-]{1,64}$", description="Only this queue.")] = None,
+) -> Response:
+    """Tasks enqueued, processed, failed... per minute (the core keeps these counters in Redis)."""
+    series = await client.activity([queue] if queue else None, minutes)
+    return views.json({"minutes": [views.minute(m) for m in series]})
 
 
 @router.get(

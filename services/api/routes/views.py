@@ -7,6 +7,7 @@ from typing import Any
 import orjson
 from fastapi.responses import Response
 
+from dtq.activity import EVENTS, Minute
 from dtq.inspection import WorkerInfo
 from dtq.store.calls import QueueCounts
 from dtq.task import Task, from_ms, rfc3339
@@ -76,4 +77,13 @@ def worker(w: WorkerInfo) -> dict[str, Any]:
         "state": w.state,
         "started_at": rfc3339(from_ms(round(w.started_at * 1000))) if w.started_at else None,
         "heartbeat_age": round(w.heartbeat_age, 3),
+    }
+
+
+def minute(m: Minute) -> dict[str, Any]:
+    """MinuteOut."""
+    return {
+        "start": rfc3339(from_ms(m.start * 1000)),
+        "processed": m.processed,
+        **{e: m.counts.get(e, 0) for e in EVENTS},
     }

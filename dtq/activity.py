@@ -1,0 +1,52 @@
+"""Activity over time: the per-minute counters the scripts keep for each queue."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from redis.asyncio import Redis
+
+from dtq.keys import QueueKeys
+from dtq.store.connection import redis_errors, text
+
+EVENTS = ("enqueued", "succeeded", "failed", "retried", "dead", "cancelled")
+
+
+@dataclass(frozen=True, slots=True)
+class Minute:
+    """Counts of one minute (start time in epoch seconds)."""
+
+    start: int
+    counts: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def processed(self) -> int:
+        """Attempts that ended: successes plus failures."""
+        return self.counts.get("succeeded", 0) + self.counts.get("failed", 0)
+
+
+async def minutes(redis: Redis, queues: Sequence[QueueKeys], span: int = 60, now: float | None = None) -> list[Minute]:
+    """The last `span` minutes, oldest first, summed over `queues`.
+
+    Minutes are counted on Redis's clock, like the counters themselves.
+    """
+    if now is None:
+        with redis_errors():
+            seconds, _ = await redis.time()
+        now = float(seconds)
+    current = int(now // 60)
+    wanted = list(range(current - span + 1, current + 1))
+    with redis_errors():
+        async with redis.pipeline(transaction=False) as pipe:
+            for keys in queues:
+                for minute in wanted:
+                    pipe.hgetall(keys.stats(minute))
+            replies = await pipe.execute()
+    totals = [dict.fromkeys(EVENTS, 0) for _ in wanted]
+    for index, reply in enumerate(replies):
+        bucket = totals[index % len(wanted)]
+        for event, count in reply.items():
+            name = text(event)
+            bucket[name] = bucket.get(name, 0) + int(count)
+    return [Minute(minute * 60, counts) for minute, counts in zip(wanted, totals, strict=True)]
