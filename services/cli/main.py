@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict
@@ -38,8 +37,9 @@ QueueOption = Annotated[str, typer.Option("--queue", "-q", help="Queue name.")]
 def main() -> None:
     """Entry point of the `dtq` console script."""
     # Like uvicorn and celery: `--app myapp.tasks:app` names a module in the working directory.
-    if os.getcwd() not in sys.path:
-        sys.path.insert(0, os.getcwd())
+    here = str(Path.cwd())
+    if here not in sys.path:
+        sys.path.insert(0, here)
     cli()
 
 
