@@ -86,10 +86,12 @@ class Process:
         return self.log.read_text(errors="replace")
 
     def stop(self, timeout: float) -> int:
-        """SIGTERM, as Kubernetes sends it; the exit code."""
+        """SIGTERM, as Kubernetes sends it; the exit code, or a failure showing the log on a timeout."""
         self.popen.send_signal(signal.SIGTERM)
         try:
             return self.popen.wait(timeout)
+        except subprocess.TimeoutExpired:
+            pytest.fail(f"still running {timeout}s after SIGTERM (Kubernetes would SIGKILL it):\n{self.output()}")
         finally:
             self.close()
 
@@ -220,7 +222,8 @@ async def test_scheduler_promotes_due_tasks_and_stops_on_sigterm(launcher: Launc
     assert enqueued.state is TaskState.SCHEDULED
     scheduler = launcher.start(container["args"], env, "scheduler")
     assert await wait_for_state(client, enqueued.id, {TaskState.QUEUED}) is TaskState.QUEUED, scheduler.output()
-    assert scheduler.stop(timeout=20) == 0, scheduler.output()
+    grace = rendered.component("scheduler")["spec"]["template"]["spec"].get("terminationGracePeriodSeconds", 30)
+    assert scheduler.stop(timeout=grace) == 0, scheduler.output()
 
 
 # --- operator --------------------------------------------------------------------------------
