@@ -16,7 +16,7 @@ from dtq.client import Client
 from dtq.errors import RedisUnavailable
 from dtq.registry import App
 from dtq.settings import Settings
-from services.api import errors
+from services.api import errors, ui
 from services.api.auth import Tokens
 from services.api.batching import EnqueueBatcher
 from services.api.deps import ApiState
@@ -64,7 +64,7 @@ def create_app(settings: Settings, *, client: Client | None = None, registry: Ap
         redoc_url=None,
         openapi_url="/openapi.json",
     )
-    routers = (tasks.router, queues.router, dead.router, system.router)
+    routers = (tasks.router, queues.router, dead.router, system.router, ui.router)
     errors.install(api, errors.MethodTable(routers))
     api.add_middleware(
         BodySizeLimit,
