@@ -7,7 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck unit bench chaos soak clean
+.PHONY: run test lint typecheck unit bench chaos soak clean ui
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +39,10 @@ chaos: $(STAMP)
 
 soak: $(STAMP)
 	$(BIN)/pytest -m soak tests/chaos
+
+# Rebuild the dashboard's committed assets (services/api/ui/static) from ui/ (needs Node and npm).
+ui:
+	cd ui && npm ci --no-audit --no-fund && npm run build
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
