@@ -19,19 +19,25 @@ class TaskContext:
     queue: str
     attempt: int
     max_retries: int
+    timeout: float
     token: str
     worker_id: str
-    _cancel: asyncio.Event = field(default_factory=asyncio.Event, repr=False)
+    _cancel_requested: bool = field(default=False, repr=False)
+    _cancel_event: asyncio.Event | None = field(default=None, repr=False)  # made only when awaited
     _lease_lost: bool = field(default=False, repr=False)
 
     @property
     def cancel_requested(self) -> bool:
         """Someone asked to cancel this task; stop soon (raising ends it as cancelled)."""
-        return self._cancel.is_set()
+        return self._cancel_requested
 
     async def wait_cancelled(self) -> None:
         """Return once a cancel is requested (async handlers can race their work against it)."""
-        await self._cancel.wait()
+        if self._cancel_event is None:
+            self._cancel_event = asyncio.Event()
+            if self._cancel_requested:
+                self._cancel_event.set()
+        await self._cancel_event.wait()
 
     @property
     def lease_lost(self) -> bool:
@@ -45,7 +51,9 @@ class TaskContext:
 
     def request_cancel(self) -> None:
         """Mark the cancel request (called by the worker, on its event loop)."""
-        self._cancel.set()
+        self._cancel_requested = True
+        if self._cancel_event is not None:
+            self._cancel_event.set()
 
     def mark_lease_lost(self) -> None:
         """Mark that the lease is gone (called by the worker)."""

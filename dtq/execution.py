@@ -66,13 +66,13 @@ class ThreadRunner:
         self._on_thread_returned = on_thread_returned
         self.abandoned = 0
 
-    async def run(self, call: Callable[[], Any], timeout: float) -> Any:
-        """Run `call` in a thread; raise TimeoutError after `timeout` seconds, leaving it running."""
+    async def run(self, call: Callable[[], Any]) -> Any:
+        """Run `call` in a thread. If the caller is cancelled first, the thread cannot be stopped:
+        it is abandoned, and counted until it returns."""
         future = self._pool.submit(call)
         try:
-            async with asyncio.timeout(timeout):
-                return await asyncio.wrap_future(future)
-        except TimeoutError:
+            return await asyncio.wrap_future(future)
+        except asyncio.CancelledError:
             if not future.done():
                 self.abandoned += 1
                 loop = asyncio.get_running_loop()
@@ -93,21 +93,42 @@ class ThreadRunner:
         self._pool.shutdown(wait=False, cancel_futures=True)
 
 
+class Deadline:
+    """When a running task must stop. The worker checks every deadline on one timer (see
+    `Worker._enforce_deadlines`) instead of arming a timer per task, which matters when a worker
+    runs tens of thousands of short tasks a second; timeouts therefore fire up to one sweep late."""
+
+    __slots__ = ("at", "passed")
+
+    def __init__(self, at: float) -> None:
+        self.at = at  # event-loop time
+        self.passed = False
+
+
 async def execute(
-    definition: TaskDefinition, payload: Any, ctx: TaskContext, timeout: float, threads: ThreadRunner
+    definition: TaskDefinition, payload: Any, ctx: TaskContext, deadline: Deadline, threads: ThreadRunner
 ) -> Outcome:
-    """Run the handler and classify what happened. CancelledError (shutdown) propagates."""
+    """Run the handler and classify what happened.
+
+    The caller cancels the running task when `deadline` passes (after setting `passed`); any other
+    cancellation (shutdown) propagates.
+    """
     kwargs = {"ctx": ctx} if definition.wants_context else {}
     try:
         if definition.is_async:
-            async with asyncio.timeout(timeout):
-                result = await definition.fn(payload, **kwargs)
+            result = await definition.fn(payload, **kwargs)
         else:
-            result = await threads.run(functools.partial(definition.fn, payload, **kwargs), timeout)
-    except TimeoutError:
+            result = await threads.run(functools.partial(definition.fn, payload, **kwargs))
+    except asyncio.CancelledError:
+        if not deadline.passed:
+            raise
+        current = asyncio.current_task()
+        if current is not None:
+            current.uncancel()
         if not definition.is_async:
-            log.warning("task %s (%s) ran past its %.1fs timeout; its thread is abandoned", ctx.id, ctx.task, timeout)
-        return Failed(describe(TaskTimeout(f"ran past its timeout of {timeout:g}s"), with_traceback=False))
+            log.warning("task %s (%s) ran past its timeout; its thread is abandoned", ctx.id, ctx.task)
+        limit = f"{ctx.timeout:g}s" if ctx.timeout else "its timeout"
+        return Failed(describe(TaskTimeout(f"ran past its timeout of {limit}"), with_traceback=False))
     except Retry as exc:
         return Failed(describe(exc, with_traceback=False), retry_delay=exc.delay)
     except Abort as exc:

@@ -19,7 +19,37 @@ _decode_any = msgspec.json.decode
 
 
 def _int(raw: bytes | None) -> int | None:
-    return None if raw is None else int(raw)
+    return None if raw is None else int(float(raw))
+
+
+@dataclass(frozen=True, slots=True)
+class Run:
+    """What the last claim recorded: attempt number, when it started, and its lease token."""
+
+    attempts: int
+    started_ms: int | None
+    token: str
+
+    @property
+    def worker(self) -> str | None:
+        """The worker that claimed it (tokens are "<worker id>#<claim number>")."""
+        return self.token.rpartition("#")[0] or None
+
+    @classmethod
+    def parse(cls, raw: bytes | None) -> Run:
+        """Decode "attempt|started ms|lease token" (empty fields where nothing ran yet)."""
+        attempts, _, rest = (raw or b"0||").decode().partition("|")
+        started, _, token = rest.partition("|")
+        return cls(int(attempts or 0), int(started) if started else None, token)
+
+
+def enqueued_ms(task_id: str) -> int | None:
+    """The creation time a UUIDv7 id carries in its first 48 bits (the producer's clock)."""
+    digits = task_id.replace("-", "")
+    try:
+        return int(digits[:12], 16) if len(digits) == 32 and digits[12] == "7" else None
+    except ValueError:
+        return None
 
 
 def record_from_columns(task_id: str, queue: str, cols: Mapping[str, bytes | None]) -> Task | None:
@@ -38,6 +68,7 @@ def record_from_columns(task_id: str, queue: str, cols: Mapping[str, bytes | Non
             spec = decode_spec(raw_spec)
         except (msgspec.DecodeError, msgspec.ValidationError):
             spec = None
+    run = Run.parse(cols.get("run"))
     return Task(
         id=task_id,
         task=spec.task if spec else "<undecodable>",
@@ -48,14 +79,14 @@ def record_from_columns(task_id: str, queue: str, cols: Mapping[str, bytes | Non
         max_retries=spec.max_retries if spec else 0,
         timeout=spec.timeout if spec else 0.0,
         key=spec.key if spec else None,
-        attempts=_int(cols.get("attempts")) or 0,
+        attempts=run.attempts,
         result=_decode_result(cols.get("result")),
         error=_decode_task_error(cols.get("error")),
-        worker=(cols.get("worker") or b"").decode() or None,
+        worker=run.worker,
         cancel_requested=cols.get("cancel") is not None,
-        enqueued_at=from_ms(_int(cols.get("enqueued"))),
+        enqueued_at=from_ms(enqueued_ms(task_id)),
         scheduled_for=from_ms(_int(cols.get("due"))),
-        started_at=from_ms(_int(cols.get("started"))),
+        started_at=from_ms(run.started_ms),
         finished_at=from_ms(_int(cols.get("finished"))),
     )
 

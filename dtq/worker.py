@@ -34,7 +34,7 @@ from dtq.backoff import Backoff
 from dtq.client import Client
 from dtq.context import TaskContext
 from dtq.errors import ConfigError, RedisUnavailable, UndecodableTask, UnknownTask
-from dtq.execution import Failed, Outcome, Succeeded, ThreadRunner, describe, execute
+from dtq.execution import Deadline, Failed, Outcome, Succeeded, ThreadRunner, describe, execute
 from dtq.keys import check_queue_name
 from dtq.metrics import Recorder
 from dtq.outbox import Kind, Outbox
@@ -49,6 +49,7 @@ from dtq.wakeup import Listener
 log = logging.getLogger("dtq.worker")
 
 RECONNECT_DELAY = 1.0
+DEADLINE_SWEEP = 0.1  # seconds between timeout checks: a timeout fires at most this late
 _encode = msgspec.json.Encoder().encode
 
 
@@ -70,12 +71,14 @@ class Held:
     token: str
     ctx: TaskContext | None = None
     runner: asyncio.Task[None] | None = None
+    deadline: Deadline | None = None
     settled: bool = False  # its outcome is in the outbox
 
 
 def make_worker_id() -> str:
     """host:pid:random, readable in task records and unique across restarts."""
-    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
+    host = socket.gethostname().replace("|", "_").replace("#", "_")  # both delimit run records
+    return f"{host}:{os.getpid()}:{secrets.token_hex(3)}"
 
 
 class Worker:
@@ -159,6 +162,7 @@ class Worker:
             asyncio.create_task(every(heartbeat.STAMP_INTERVAL, "health stamp", self._stamp, stop), name="dtq-stamp"),
             asyncio.create_task(every(ws.heartbeat_interval, "heartbeat", self._heartbeat, stop), name="dtq-heartbeat"),
             asyncio.create_task(every(ws.lease / 3, "lease renewal", self._renew_leases, stop), name="dtq-leases"),
+            asyncio.create_task(every(DEADLINE_SWEEP, "timeouts", self._enforce_deadlines, stop), name="dtq-timeouts"),
             asyncio.create_task(self._record_outcomes(), name="dtq-outcomes"),
         ]
         self.state = WorkerState.RUNNING
@@ -229,10 +233,9 @@ class Worker:
                 unfinished[held.queue].append(HandBack(held.claimed.id, held.token, held.claimed.ready_ms))
         if not unfinished:
             return
-        retention = self.settings.retention
         try:
             await self.client.scripts.run_many(
-                [calls.release(self.client.keys(q), items, retention) for q, items in unfinished.items()]
+                [calls.release(self.client.keys(q), items) for q, items in unfinished.items()]
             )
             log.info("handed back %d unfinished task(s)", sum(len(v) for v in unfinished.values()))
         except RedisUnavailable as exc:
@@ -280,7 +283,7 @@ class Worker:
         token = f"{self.id}#{next(self._claims)}"
         batch = await self.client.scripts.run(
             calls.claim(self.client.keys(queue), count=count, lease_ms=self._lease_ms, token=token,
-                        worker_id=self.id, order=self._priority_order())
+                        order=self._priority_order())
         )  # fmt: skip
         for claimed in batch.tasks:
             self._latency.observe(queue, "pickup", max(0, batch.now_ms - claimed.ready_ms) / 1000)
@@ -323,11 +326,12 @@ class Worker:
             return
         ctx = TaskContext(
             id=claimed.id, task=spec.task, queue=held.queue, attempt=claimed.attempt,
-            max_retries=spec.max_retries, token=held.token, worker_id=self.id,
+            max_retries=spec.max_retries, timeout=spec.timeout, token=held.token, worker_id=self.id,
         )  # fmt: skip
         held.ctx = ctx
         started = time.perf_counter()
-        outcome = await execute(definition, spec.payload, ctx, spec.timeout, self._threads)
+        held.deadline = Deadline(self._loop_time() + spec.timeout)
+        outcome = await execute(definition, spec.payload, ctx, held.deadline, self._threads)
         self._latency.observe(held.queue, "duration", time.perf_counter() - started)
         self._settle(held, spec, definition, outcome)
 
@@ -447,6 +451,19 @@ class Worker:
         }
         await heartbeat.publish(self.client.redis, self.client.global_keys, self.id, fields, ws.heartbeat_interval * 3)
         await self._latency.flush(self.client.redis, self.client.keys)
+
+    async def _enforce_deadlines(self) -> None:
+        now = self._loop_time()
+        for held in list(self._held.values()):
+            deadline, runner = held.deadline, held.runner
+            if deadline is not None and not deadline.passed and deadline.at <= now and not held.settled:
+                deadline.passed = True
+                if runner is not None:
+                    runner.cancel()
+
+    @staticmethod
+    def _loop_time() -> float:
+        return asyncio.get_running_loop().time()
 
     async def _stamp(self) -> None:
         heartbeat.stamp(self.settings.worker.health_file)

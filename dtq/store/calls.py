@@ -77,7 +77,7 @@ def enqueue(keys: QueueKeys, tasks: Sequence[PreparedTask], retention: Retention
             for i in range(0, len(reply), 3)
         ]
 
-    columns = (keys.column("task"), keys.column("state"), keys.column("prio"), keys.column("enqueued"))
+    columns = (keys.column("task"), keys.column("state"), keys.column("prio"))
     return Call(
         "enqueue",
         (keys.ready, keys.scheduled, *columns, keys.column("due"), keys.idempotency, keys.idempotency_expiry,
@@ -114,8 +114,11 @@ class ClaimBatch:
         return self.ready_left < 0
 
 
-def claim(keys: QueueKeys, *, count: int, lease_ms: int, token: str, worker_id: str, order: str) -> Call[ClaimBatch]:
-    """Claim up to `count` ready tasks; `order` is '' (strict) or the priority levels to visit."""
+def claim(keys: QueueKeys, *, count: int, lease_ms: int, token: str, order: str) -> Call[ClaimBatch]:
+    """Claim up to `count` ready tasks; `order` is '' (strict) or the priority levels to visit.
+
+    `token` names this claim: "<worker id>#<n>", without '|'.
+    """
 
     def parse(reply: list[Any]) -> ClaimBatch:
         tasks = [
@@ -124,11 +127,10 @@ def claim(keys: QueueKeys, *, count: int, lease_ms: int, token: str, worker_id: 
         ]
         return ClaimBatch(int(reply[0]), int(reply[1]), tasks)
 
-    cols = ("task", "state", "attempts", "token", "worker", "started")
     return Call(
         "claim",
-        (keys.ready, keys.active, keys.paused, *(keys.column(c) for c in cols)),
-        (count, lease_ms, token, worker_id, order),
+        (keys.ready, keys.active, keys.paused, keys.column("task"), keys.column("state"), keys.column("run")),
+        (count, lease_ms, token, order),
         parse,
     )
 
@@ -184,32 +186,61 @@ class Lease:
     token: str
 
 
+Held = Success | Failure | Burial | HandBack | Lease
+
+
+def _grouped(items: Sequence[Held], extras: Callable[[Any], tuple[Arg, ...]]) -> tuple[list[Arg], list[int]]:
+    """ARGV groups (token, task name, count, then per item its id and `extras`), and for each
+    argument position the index of its item, so verdicts map back to the caller's order.
+
+    A worker holds each claim's tasks under one token, so grouping sends the token once per
+    claim instead of once per task.
+    """
+    groups: dict[tuple[str, str], list[int]] = {}
+    for index, item in enumerate(items):
+        groups.setdefault((item.token, getattr(item, "task", "")), []).append(index)
+    args: list[Arg] = []
+    order: list[int] = []
+    for (token, name), indexes in groups.items():
+        args += [token, name, len(indexes)]
+        for index in indexes:
+            args += [items[index].id, *extras(items[index])]
+            order.append(index)
+    return args, order
+
+
+def _in_item_order(order: list[int], convert: Callable[[int], T]) -> Callable[[list[int]], list[T]]:
+    def parse(reply: list[int]) -> list[T]:
+        verdicts: list[T] = [convert(0)] * len(order)
+        for position, code in zip(order, reply, strict=True):
+            verdicts[position] = convert(int(code))
+        return verdicts
+
+    return parse
+
+
 def complete(keys: QueueKeys, items: Sequence[Success], retention: RetentionSettings) -> Call[list[bool]]:
     """Record successes; per item True, or False when the lease was lost."""
-    args: list[Arg] = [ms(retention.finished), ms(retention.stats)]
-    for s in items:
-        args += [s.id, s.token, s.result or "", s.task]
-    cols = ("state", "token", "finished", "result", "cancel")
+    args, order = _grouped(items, lambda s: (s.result or "",))
+    cols = ("state", "run", "result", "cancel")
     return Call(
         "complete",
         (keys.active, keys.succeeded, *(keys.column(c) for c in cols), keys.totals, keys.stats_prefix),
-        tuple(args),
-        _flags,
+        (ms(retention.stats), *args),
+        _in_item_order(order, bool),
     )
 
 
 def retry(keys: QueueKeys, items: Sequence[Failure], retention: RetentionSettings) -> Call[list[bool]]:
     """Schedule retries; per item True, or False when the lease was lost."""
-    args: list[Arg] = [ms(retention.finished), ms(retention.stats), keys.worker_channel, keys.scheduler_channel]
-    for f in items:
-        args += [f.id, f.token, f.delay_ms, f.error, f.task]
-    cols = ("state", "token", "prio", "error", "due", "cancel", "finished")
+    args, order = _grouped(items, lambda f: (f.delay_ms, f.error))
+    cols = ("state", "run", "prio", "error", "due", "cancel")
     return Call(
         "retry",
         (keys.active, keys.retrying, keys.ready, *(keys.column(c) for c in cols), keys.cancelled, keys.totals,
          keys.stats_prefix),
-        tuple(args),
-        _flags,
+        (ms(retention.stats), keys.worker_channel, keys.scheduler_channel, *args),
+        _in_item_order(order, bool),
     )  # fmt: skip
 
 
@@ -217,31 +248,26 @@ def bury(
     keys: QueueKeys, final: Literal["dead", "cancelled"], items: Sequence[Burial], retention: RetentionSettings
 ) -> Call[list[bool]]:
     """End held tasks as dead or cancelled; per item True, or False when the lease was lost."""
-    offset = 0 if final == "dead" else ms(retention.finished)
-    args: list[Arg] = [final, offset, ms(retention.stats)]
-    for b in items:
-        args += [b.id, b.token, b.error, b.task]
+    args, order = _grouped(items, lambda b: (b.error,))
     target = keys.dead if final == "dead" else keys.cancelled
-    cols = ("state", "token", "error", "finished", "cancel")
+    cols = ("state", "run", "error", "cancel")
     return Call(
         "bury",
         (keys.active, target, *(keys.column(c) for c in cols), keys.totals, keys.stats_prefix),
-        tuple(args),
-        _flags,
+        (final, ms(retention.stats), *args),
+        _in_item_order(order, bool),
     )
 
 
-def release(keys: QueueKeys, items: Sequence[HandBack], retention: RetentionSettings) -> Call[list[bool]]:
+def release(keys: QueueKeys, items: Sequence[HandBack]) -> Call[list[bool]]:
     """Hand held tasks back; per item True, or False when the lease was already lost."""
-    args: list[Arg] = [ms(retention.finished), keys.worker_channel]
-    for h in items:
-        args += [h.id, h.token, h.ready_ms]
-    cols = ("state", "token", "attempts", "prio", "cancel", "finished")
+    args, order = _grouped(items, lambda h: (h.ready_ms,))
+    cols = ("state", "run", "prio", "cancel")
     return Call(
         "release",
         (keys.active, keys.ready, *(keys.column(c) for c in cols), keys.cancelled),
-        tuple(args),
-        _flags,
+        (keys.worker_channel, *args),
+        _in_item_order(order, bool),
     )
 
 
@@ -255,14 +281,12 @@ class LeaseVerdict(IntEnum):
 
 def extend(keys: QueueKeys, items: Sequence[Lease], lease_ms: int) -> Call[list[LeaseVerdict]]:
     """Renew leases by `lease_ms` from now."""
-    args: list[Arg] = [lease_ms]
-    for lease in items:
-        args += [lease.id, lease.token]
+    args, order = _grouped(items, lambda _: ())
     return Call(
         "extend",
-        (keys.active, keys.column("token"), keys.column("cancel")),
-        tuple(args),
-        lambda reply: [LeaseVerdict(int(code)) for code in reply],
+        (keys.active, keys.column("state"), keys.column("run"), keys.column("cancel")),
+        (lease_ms, *args),
+        _in_item_order(order, LeaseVerdict),
     )
 
 
@@ -305,12 +329,12 @@ class Recovery:
 
 def requeue_expired(keys: QueueKeys, limit: int, retention: RetentionSettings) -> Call[Recovery]:
     """Recover tasks whose lease expired."""
-    cols = ("task", "state", "attempts", "token", "prio", "error", "finished", "worker", "cancel")
+    cols = ("task", "state", "run", "prio", "error", "cancel")
     return Call(
         "requeue_expired",
         (keys.active, keys.ready, keys.dead, *(keys.column(c) for c in cols), keys.cancelled, keys.totals,
          keys.stats_prefix),
-        (limit, ms(retention.finished), ms(retention.stats), keys.worker_channel),
+        (limit, ms(retention.stats), keys.worker_channel),
         lambda reply: Recovery(int(reply[0]), int(reply[1]), int(reply[2])),
     )  # fmt: skip
 
@@ -330,7 +354,7 @@ def expire(keys: QueueKeys, limit: int, retention: RetentionSettings) -> Call[Ex
     return Call(
         "expire",
         (keys.succeeded, keys.cancelled, keys.dead, keys.idempotency, keys.idempotency_expiry, *keys.columns),
-        (limit, ms(retention.dead), retention.dead_max),
+        (limit, ms(retention.finished), ms(retention.dead), retention.dead_max),
         lambda reply: Expiry(int(reply[0]), int(reply[1]), int(reply[2]), bool(reply[3])),
     )
 
@@ -359,16 +383,16 @@ def cancel(keys: QueueKeys, task_id: str, retention: RetentionSettings) -> Call[
     """Cancel one task (or ask its worker to)."""
     return Call(
         "cancel",
-        (keys.ready, keys.scheduled, keys.retrying, keys.cancelled, keys.column("state"), keys.column("finished"),
-         keys.column("cancel"), keys.stats_prefix),
-        (task_id, ms(retention.finished), ms(retention.stats), keys.worker_channel),
+        (keys.ready, keys.scheduled, keys.retrying, keys.cancelled, keys.column("state"), keys.column("cancel"),
+         keys.stats_prefix),
+        (task_id, ms(retention.stats), keys.worker_channel),
         lambda reply: CancelOutcome(Cancelled(int(reply[0])), _text(reply[1])),
     )  # fmt: skip
 
 
 def redrive(keys: QueueKeys, ids: Sequence[str]) -> Call[int]:
     """Move dead tasks back to the ready set; returns how many were dead."""
-    cols = ("state", "attempts", "prio", "finished", "cancel")
+    cols = ("state", "run", "prio", "cancel")
     return Call(
         "redrive",
         (keys.dead, keys.ready, *(keys.column(c) for c in cols)),
@@ -383,14 +407,16 @@ def purge(keys: QueueKeys, ids: Sequence[str]) -> Call[int]:
 
 
 def inspect(keys: QueueKeys, ids: Sequence[str]) -> Call[list[dict[str, bytes | None]]]:
-    """Every column of every task in `ids` (a column is None where unset)."""
+    """Every column of every task in `ids` (None where unset), plus `finished`, the ms a finished
+    task ended (the score in the set of its final state)."""
+    names = (*COLUMNS, "finished")
 
     def parse(reply: list[list[Any]]) -> list[dict[str, bytes | None]]:
-        if len(reply) != len(COLUMNS):
-            raise ScriptError(f"inspect returned {len(reply)} columns, expected {len(COLUMNS)}")
-        return [{c: reply[k][n] or None for k, c in enumerate(COLUMNS)} for n in range(len(ids))]
+        if len(reply) != len(names):
+            raise ScriptError(f"inspect returned {len(reply)} lists, expected {len(names)}")
+        return [{c: reply[k][n] or None for k, c in enumerate(names)} for n in range(len(ids))]
 
-    return Call("inspect", keys.columns, tuple(ids), parse)
+    return Call("inspect", (*keys.columns, keys.succeeded, keys.cancelled, keys.dead), tuple(ids), parse)
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,6 +24,7 @@ from hypothesis.stateful import (
 )
 
 from dtq.client import Client
+from dtq.inspection import Run
 from dtq.settings import RetentionSettings, Settings, TaskDefaults
 from dtq.store import calls
 from dtq.store.calls import Burial, Failure, HandBack, Success
@@ -105,7 +106,7 @@ class QueueMachine(RuleBasedStateMachine):
     @rule(count=st.integers(1, 4))
     def claim(self, count: int) -> None:
         token = f"tok{next(self.tokens)}"
-        batch = self.script(calls.claim(self.keys, count=count, lease_ms=600_000, token=token, worker_id="w",
+        batch = self.script(calls.claim(self.keys, count=count, lease_ms=600_000, token=token,
                                         order=""))  # fmt: skip
         ready = [t for t in self.tasks.values() if t.state == "queued"]
         claimed = [self.tasks[c.id] for c in batch.tasks]
@@ -163,7 +164,7 @@ class QueueMachine(RuleBasedStateMachine):
     def release(self, index: int) -> None:
         t = self.pick(self.held(), index)
         assert t.token is not None
-        self.script(calls.release(self.keys, [HandBack(t.id, t.token, t.ready_ms)], self.retention))
+        self.script(calls.release(self.keys, [HandBack(t.id, t.token, t.ready_ms)]))
         t.token = None
         if t.cancel_requested:
             t.state, t.cancel_requested = "cancelled", False
@@ -225,13 +226,14 @@ class QueueMachine(RuleBasedStateMachine):
         members = {name: set(self.env.run(redis.zrange(getattr(self.keys, name), 0, -1))) for name in SETS}
         ids = list(self.tasks)
         states = self.env.run(redis.hmget(self.keys.column("state"), ids)) if ids else []
-        attempts = self.env.run(redis.hmget(self.keys.column("attempts"), ids)) if ids else []
-        tokens = self.env.run(redis.hmget(self.keys.column("token"), ids)) if ids else []
-        for task_id, state, tried, token in zip(ids, states, attempts, tokens, strict=True):
+        runs = self.env.run(redis.hmget(self.keys.column("run"), ids)) if ids else []
+        for task_id, state, raw_run in zip(ids, states, runs, strict=True):
             model = self.tasks[task_id]
+            run = Run.parse(raw_run)
             assert (state or b"").decode() == model.state, (task_id, state, model)
-            assert int(tried or 0) == model.attempts
-            assert (token is not None) == (model.state == "active")
+            assert run.attempts == model.attempts
+            if model.state == "active":
+                assert run.token == model.token  # the current claim's token is the one accepted
             homes = [name for name in SETS if task_id.encode() in members[name]]
             assert [STATE_OF_SET[h] for h in homes] == [model.state], (task_id, homes, model.state)
         assert sum(len(m) for m in members.values()) == len(self.tasks)

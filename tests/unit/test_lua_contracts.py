@@ -15,11 +15,11 @@ KEYS = queue_keys("p", "q")
 R = RetentionSettings()
 BUILT = {
     "enqueue": calls.enqueue(KEYS, [], R),
-    "claim": calls.claim(KEYS, count=1, lease_ms=1, token="t", worker_id="w", order=""),
+    "claim": calls.claim(KEYS, count=1, lease_ms=1, token="t", order=""),
     "complete": calls.complete(KEYS, [], R),
     "retry": calls.retry(KEYS, [], R),
     "bury": calls.bury(KEYS, "dead", [], R),
-    "release": calls.release(KEYS, [], R),
+    "release": calls.release(KEYS, []),
     "extend": calls.extend(KEYS, [], 1),
     "promote": calls.promote(KEYS, 1),
     "requeue_expired": calls.requeue_expired(KEYS, 1, R),

@@ -4,12 +4,11 @@
 -- and an unexpired idempotency key returns the task it first created. No allow-oom flag:
 -- under maxmemory Redis refuses the whole script before its first write.
 --
--- KEYS[1]  dtq:{q}:ready        zset   KEYS[7]  dtq:{q}:t:due       hash id -> due ms
--- KEYS[2]  dtq:{q}:scheduled    zset   KEYS[8]  dtq:{q}:idem        hash key -> id
--- KEYS[3]  dtq:{q}:t:task       hash   KEYS[9]  dtq:{q}:idem:exp    zset key, score = expiry ms
--- KEYS[4]  dtq:{q}:t:state      hash   KEYS[10] dtq:{q}:totals      hash event|task -> n
--- KEYS[5]  dtq:{q}:t:prio       hash   KEYS[11] dtq:{q}:stats:      prefix; minute appended
--- KEYS[6]  dtq:{q}:t:enqueued   hash id -> ms
+-- KEYS[1] dtq:{q}:ready        zset   KEYS[6]  dtq:{q}:t:due       hash id -> due ms
+-- KEYS[2] dtq:{q}:scheduled    zset   KEYS[7]  dtq:{q}:idem        hash key -> id
+-- KEYS[3] dtq:{q}:t:task       hash   KEYS[8]  dtq:{q}:idem:exp    zset key, score = expiry ms
+-- KEYS[4] dtq:{q}:t:state      hash   KEYS[9]  dtq:{q}:totals      hash event|task -> n
+-- KEYS[5] dtq:{q}:t:prio       hash   KEYS[10] dtq:{q}:stats:      prefix; minute appended
 -- ARGV[1] idempotency TTL, ms   ARGV[2] stats TTL, ms
 -- ARGV[3] worker channel        ARGV[4] scheduler channel
 -- ARGV[5..] per task, 7 values: id, spec JSON, priority 0-9, delay ms, at ms (0 = use delay),
@@ -21,8 +20,8 @@
 -- @include band
 -- @include bulk
 -- @include count
-local ready, scheduled, tasks, states, prios, enqueued_at, dues, idem, idem_exp, totals, stats =
-  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10], KEYS[11]
+local ready, scheduled, tasks, states, prios, dues, idem, idem_exp, totals, stats =
+  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10]
 local idem_ttl, stats_ttl = tonumber(ARGV[1]), tonumber(ARGV[2])
 local worker_channel, scheduler_channel = ARGV[3], ARGV[4]
 local now = now_ms()
@@ -32,7 +31,7 @@ local ids = {}
 for i = 5, #ARGV, 7 do ids[#ids + 1] = ARGV[i] end
 local existing = hmget(states, ids)
 local out, first_of_key, created = {}, {}, {}  -- key -> id; id -> state, for this call
-local w_task, w_state, w_prio, w_enq, w_due, w_ready, w_sched, w_idem, w_exp = {}, {}, {}, {}, {}, {}, {}, {}, {}
+local w_task, w_state, w_prio, w_due, w_ready, w_sched, w_idem, w_exp = {}, {}, {}, {}, {}, {}, {}, {}
 local per_task = {}
 for n, id in ipairs(ids) do
   local base = 5 + (n - 1) * 7
@@ -63,7 +62,6 @@ for n, id in ipairs(ids) do
     w_task[#w_task + 1] = id; w_task[#w_task + 1] = spec
     w_state[#w_state + 1] = id; w_state[#w_state + 1] = state
     w_prio[#w_prio + 1] = id; w_prio[#w_prio + 1] = prio
-    w_enq[#w_enq + 1] = id; w_enq[#w_enq + 1] = now
     if state == 'queued' then
       w_ready[#w_ready + 1] = ready_score(prio, now); w_ready[#w_ready + 1] = id
     else
@@ -80,7 +78,6 @@ if #w_task > 0 then
   bulk('HSET', tasks, w_task)
   bulk('HSET', states, w_state)
   bulk('HSET', prios, w_prio)
-  bulk('HSET', enqueued_at, w_enq)
   if #w_due > 0 then bulk('HSET', dues, w_due) end
   if #w_idem > 0 then bulk('HSET', idem, w_idem); bulk('ZADD', idem_exp, w_exp) end
   if #w_ready > 0 then bulk('ZADD', ready, w_ready); redis.call('PUBLISH', worker_channel, 'ready') end

@@ -1,20 +1,22 @@
 #!lua flags=allow-oom
--- Retention: delete finished records whose time is up (succeeded and cancelled past their
--- retention, dead past the dead TTL or beyond the dead-letter cap, oldest first) and forget
--- expired idempotency keys. Bounded by ARGV[1] per kind, so a large backlog is deleted over
--- several calls without blocking Redis.
+-- Retention: delete finished records whose time is up (succeeded and cancelled ones older than
+-- their retention, dead ones older than the dead TTL or beyond the dead-letter cap, oldest
+-- first) and forget expired idempotency keys. Bounded by ARGV[1] per kind, so a large backlog
+-- is deleted over several calls without blocking Redis.
 --
--- KEYS[1] dtq:{q}:succeeded  zset, score = delete-after ms   KEYS[4] dtq:{q}:idem      hash
--- KEYS[2] dtq:{q}:cancelled  zset, score = delete-after ms   KEYS[5] dtq:{q}:idem:exp  zset
--- KEYS[3] dtq:{q}:dead       zset, score = died ms
--- KEYS[6..18] dtq:{q}:t:<column>, every column of the task table
--- ARGV[1] most records of each kind to delete   ARGV[2] dead TTL, ms   ARGV[3] dead-letter cap
+-- KEYS[1] dtq:{q}:succeeded  zset, score = ms it succeeded   KEYS[4] dtq:{q}:idem      hash
+-- KEYS[2] dtq:{q}:cancelled  zset, score = ms it was cancelled KEYS[5] dtq:{q}:idem:exp zset
+-- KEYS[3] dtq:{q}:dead       zset, score = ms it died
+-- KEYS[6..13] dtq:{q}:t:<column>, every column of the task table
+-- ARGV[1] most records of each kind to delete   ARGV[2] retention of succeeded and cancelled, ms
+-- ARGV[3] dead TTL, ms   ARGV[4] dead-letter cap
 -- Returns: {finished records deleted, dead records deleted, idempotency keys forgotten,
 --           1 if more remain to delete else 0}
 -- @include now
 -- @include bulk
 local succeeded, cancelled, dead, idem, idem_exp = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
-local limit, dead_ttl, dead_max = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local limit, finished_ttl, dead_ttl, dead_max = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]),
+  tonumber(ARGV[4])
 local now = now_ms()
 
 local function forget(ids)
@@ -29,7 +31,7 @@ end
 
 local finished_count = 0
 for _, key in ipairs({succeeded, cancelled}) do
-  local ids = due(key, now)
+  local ids = due(key, now - finished_ttl)
   if #ids > 0 then bulk('ZREM', key, ids); forget(ids); finished_count = finished_count + #ids end
 end
 

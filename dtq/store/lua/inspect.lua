@@ -1,16 +1,21 @@
 #!lua flags=no-writes
--- Read whole task records: every column for every id, in one consistent snapshot.
+-- Read whole task records in one consistent snapshot: every column for every id, and for
+-- finished tasks the time they finished (the score in the set of their final state).
 --
--- KEYS[1..13] dtq:{q}:t:<column>, every column of the task table, in keys.py COLUMNS order
+-- KEYS[1..8]  dtq:{q}:t:<column>, every column of the task table, in keys.py COLUMNS order
+--             (KEYS[2] is t:state)
+-- KEYS[9]  dtq:{q}:succeeded  KEYS[10] dtq:{q}:cancelled  KEYS[11] dtq:{q}:dead   zsets, score = ms it ended
 -- ARGV[1..] task ids
--- Returns: one list per column (in KEYS order), each with one value per id (false = unset)
+-- Returns: one list per column (in KEYS order), each with one value per id (false = unset), then
+--          one list of finish times (false while the task is not finished)
+-- @include bulk
+local final_sets = {succeeded = KEYS[9], cancelled = KEYS[10], dead = KEYS[11]}
 local out = {}
-for k = 1, #KEYS do
-  local values = {}
-  for i = 1, #ARGV, 4000 do
-    local part = redis.call('HMGET', KEYS[k], unpack(ARGV, i, math.min(i + 3999, #ARGV)))
-    for j = 1, #part do values[#values + 1] = part[j] end
-  end
-  out[k] = values
+for k = 1, 8 do out[k] = hmget(KEYS[k], ARGV) end
+local finished = {}
+for n = 1, #ARGV do
+  local set = final_sets[out[2][n] or '']
+  finished[n] = set and redis.call('ZSCORE', set, ARGV[n]) or false
 end
+out[9] = finished
 return out

@@ -3,17 +3,15 @@
 -- they get a full set of retries again. Ids that are not dead (any more) are skipped, so
 -- repeating a redrive never runs a task twice.
 --
--- KEYS[1] dtq:{q}:dead        zset   KEYS[5] dtq:{q}:t:prio      hash
--- KEYS[2] dtq:{q}:ready       zset   KEYS[6] dtq:{q}:t:finished  hash
--- KEYS[3] dtq:{q}:t:state     hash   KEYS[7] dtq:{q}:t:cancel    hash
--- KEYS[4] dtq:{q}:t:attempts  hash
+-- KEYS[1] dtq:{q}:dead      zset   KEYS[4] dtq:{q}:t:run     hash id -> "attempt|started ms|lease token"
+-- KEYS[2] dtq:{q}:ready     zset   KEYS[5] dtq:{q}:t:prio    hash
+-- KEYS[3] dtq:{q}:t:state   hash   KEYS[6] dtq:{q}:t:cancel  hash
 -- ARGV[1] worker channel   ARGV[2..] task ids
 -- Returns: number of tasks redriven
 -- @include now
 -- @include band
 -- @include bulk
-local dead, ready, states, attempts, prios, finished, cancels =
-  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7]
+local dead, ready, states, runs, prios, cancels = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
 local worker_channel = ARGV[1]
 local now = now_ms()
 
@@ -22,17 +20,16 @@ for i = 2, #ARGV do
   if redis.call('ZSCORE', dead, ARGV[i]) then ids[#ids + 1] = ARGV[i] end
 end
 if #ids == 0 then return 0 end
-local levels = hmget(prios, ids)
-local w_state, w_attempts, w_ready = {}, {}, {}
+local levels, records = hmget(prios, ids), hmget(runs, ids)
+local w_state, w_run, w_ready = {}, {}, {}
 for n, id in ipairs(ids) do
   w_state[#w_state + 1] = id; w_state[#w_state + 1] = 'queued'
-  w_attempts[#w_attempts + 1] = id; w_attempts[#w_attempts + 1] = 0
+  w_run[#w_run + 1] = id; w_run[#w_run + 1] = string.gsub(records[n] or '0||', '^%d+', '0', 1)
   w_ready[#w_ready + 1] = ready_score(levels[n] or 5, now); w_ready[#w_ready + 1] = id
 end
 bulk('ZREM', dead, ids)
 bulk('HSET', states, w_state)
-bulk('HSET', attempts, w_attempts)
-bulk('HDEL', finished, ids)
+bulk('HSET', runs, w_run)
 bulk('HDEL', cancels, ids)
 bulk('ZADD', ready, w_ready)
 redis.call('PUBLISH', worker_channel, 'ready')

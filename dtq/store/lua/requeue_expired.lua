@@ -4,37 +4,35 @@
 -- that kills its worker ends dead instead of looping. The lost run counts as a failed attempt.
 -- A task whose cancel was requested ends cancelled.
 --
--- KEYS[1] dtq:{q}:active      zset   KEYS[8]  dtq:{q}:t:prio      hash
--- KEYS[2] dtq:{q}:ready       zset   KEYS[9]  dtq:{q}:t:error     hash
--- KEYS[3] dtq:{q}:dead        zset   KEYS[10] dtq:{q}:t:finished  hash
--- KEYS[4] dtq:{q}:t:task      hash   KEYS[11] dtq:{q}:t:worker    hash
--- KEYS[5] dtq:{q}:t:state     hash   KEYS[12] dtq:{q}:t:cancel    hash
--- KEYS[6] dtq:{q}:t:attempts  hash   KEYS[13] dtq:{q}:cancelled   zset
--- KEYS[7] dtq:{q}:t:token     hash   KEYS[14] dtq:{q}:totals      KEYS[15] dtq:{q}:stats: prefix
--- ARGV[1] most tasks to recover   ARGV[2] retention of cancelled records, ms
--- ARGV[3] stats TTL, ms           ARGV[4] worker channel
+-- KEYS[1] dtq:{q}:active    zset   KEYS[7]  dtq:{q}:t:prio      hash
+-- KEYS[2] dtq:{q}:ready     zset   KEYS[8]  dtq:{q}:t:error     hash
+-- KEYS[3] dtq:{q}:dead      zset   KEYS[9]  dtq:{q}:t:cancel    hash
+-- KEYS[4] dtq:{q}:t:task    hash   KEYS[10] dtq:{q}:cancelled   zset
+-- KEYS[5] dtq:{q}:t:state   hash   KEYS[11] dtq:{q}:totals      hash
+-- KEYS[6] dtq:{q}:t:run     hash   KEYS[12] dtq:{q}:stats:      prefix; minute appended
+-- ARGV[1] most tasks to recover   ARGV[2] stats TTL, ms   ARGV[3] worker channel
 -- Returns: {tasks requeued, tasks dead-lettered, tasks cancelled}
 -- @include now
 -- @include band
 -- @include bulk
 -- @include count
 -- @include settle_cancelled
-local active, ready, dead, tasks, states, attempts, tokens, prios, errors, finished, workers, cancels, cancelled,
-  totals, stats = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10],
-  KEYS[11], KEYS[12], KEYS[13], KEYS[14], KEYS[15]
-local limit, retention, stats_ttl, worker_channel = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4]
+local active, ready, dead, tasks, states, runs, prios, errors, cancels, cancelled, totals, stats =
+  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10], KEYS[11], KEYS[12]
+local limit, stats_ttl, worker_channel = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3]
 local now = now_ms()
 
 local ids = redis.call('ZRANGE', active, '-inf', now, 'BYSCORE', 'LIMIT', 0, limit)
 if #ids == 0 then return {0, 0, 0} end
-bulk('HDEL', tokens, ids)
 bulk('ZREM', active, ids)
-local rest, n_cancelled = settle_cancelled(ids, cancels, states, finished, cancelled, now, retention)
-local specs, counts, levels, holders = hmget(tasks, ids), hmget(attempts, ids), hmget(prios, ids), hmget(workers, ids)
-local w_state, w_error, w_ready, w_dead, w_finished = {}, {}, {}, {}, {}
+local rest, n_cancelled = settle_cancelled(ids, cancels, states, cancelled, now)
+local specs, records, levels = hmget(tasks, ids), hmget(runs, ids), hmget(prios, ids)
+local w_state, w_error, w_ready, w_dead = {}, {}, {}, {}
 local failed, retried, buried = {}, {}, {}
 for _, n in ipairs(rest) do
-  local id, attempt = ids[n], tonumber(counts[n] or 1)
+  local id = ids[n]
+  local attempt, holder = string.match(records[n] or '', '^(%d+)|%d*|([^#]*)')
+  attempt = tonumber(attempt) or 1
   local ok, spec = pcall(cjson.decode, specs[n] or '')
   local name = ok and type(spec) == 'table' and type(spec.task) == 'string' and spec.task or '?'
   local max_retries = ok and type(spec) == 'table' and tonumber(spec.max_retries) or 0
@@ -44,12 +42,11 @@ for _, n in ipairs(rest) do
   w_error[#w_error + 1] = id
   w_error[#w_error + 1] = cjson.encode({
     type = 'LeaseExpired',
-    message = 'worker ' .. tostring(holders[n] or '?') .. ' stopped renewing the lease of attempt '
+    message = 'worker ' .. (holder or '?') .. ' stopped renewing the lease of attempt '
       .. attempt .. ' of ' .. (max_retries + 1),
   })
   if fate == 'dead' then
     w_dead[#w_dead + 1] = now; w_dead[#w_dead + 1] = id
-    w_finished[#w_finished + 1] = id; w_finished[#w_finished + 1] = now
     buried[name] = (buried[name] or 0) + 1
   else
     w_ready[#w_ready + 1] = ready_score(levels[n] or 5, now); w_ready[#w_ready + 1] = id
@@ -60,7 +57,7 @@ if #w_state > 0 then
   bulk('HSET', states, w_state)
   bulk('HSET', errors, w_error)
 end
-if #w_dead > 0 then bulk('ZADD', dead, w_dead); bulk('HSET', finished, w_finished) end
+if #w_dead > 0 then bulk('ZADD', dead, w_dead) end
 if #w_ready > 0 then bulk('ZADD', ready, w_ready); redis.call('PUBLISH', worker_channel, 'ready') end
 count_event(totals, stats, now, stats_ttl, 'failed', failed)
 count_event(totals, stats, now, stats_ttl, 'retried', retried)

@@ -44,9 +44,15 @@ class Queue:
     async def claim(
         self, count: int = 100, *, token: str = "tok", lease_ms: int = 30_000, order: str = ""
     ) -> ClaimBatch:
-        return await self.scripts.run(
-            calls.claim(self.keys, count=count, lease_ms=lease_ms, token=token, worker_id="w", order=order)
-        )
+        return await self.scripts.run(calls.claim(self.keys, count=count, lease_ms=lease_ms, token=token, order=order))
+
+    async def run_record(self, task_id: str) -> str | None:
+        raw = await self.client.redis.hget(self.keys.column("run"), task_id)
+        return raw.decode() if raw else None
+
+    async def attempts(self, task_id: str) -> int:
+        record = await self.run_record(task_id)
+        return int(record.split("|")[0]) if record else 0
 
     async def state(self, task_id: str) -> str | None:
         raw = await self.client.redis.hget(self.keys.column("state"), task_id)

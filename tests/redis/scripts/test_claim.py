@@ -21,8 +21,7 @@ async def test_claims_move_tasks_to_active_with_lease_token_and_attempt(queue: Q
     assert all(t.attempt == 1 for t in batch.tasks)
     assert decode_spec(batch.tasks[0].spec or b"").payload == {"n": 1}
     assert sorted(await queue.members(queue.keys.active)) == sorted(ids[:2])
-    tokens = await queue.client.redis.hmget(queue.keys.column("token"), ids)
-    assert tokens == [b"t-1", b"t-1", None]
+    assert [await queue.run_record(i) for i in ids] == [f"1|{batch.now_ms}|t-1"] * 2 + [None]
     assert [await queue.state(i) for i in ids] == ["active", "active", "queued"]
     lease = await queue.client.redis.zscore(queue.keys.active, ids[0])
     assert lease is not None and lease - batch.now_ms == 5000
@@ -62,7 +61,7 @@ async def test_a_task_whose_record_is_missing_is_still_claimed_for_dead_letterin
 async def test_each_claim_counts_an_attempt(queue: Queue) -> None:
     await queue.enqueue(TaskRequest(task="a", queue="q"))
     (first,) = (await queue.claim(token="a")).tasks
-    await queue.client.redis.hset(queue.keys.column("attempts"), first.id, 4)
+    await queue.client.redis.hset(queue.keys.column("run"), first.id, "4|0|old")
     await queue.client.redis.zadd(queue.keys.ready, {first.id: 0})
     (again,) = (await queue.claim(token="b")).tasks
     assert again.attempt == 5

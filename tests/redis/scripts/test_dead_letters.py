@@ -19,7 +19,7 @@ async def test_redrive_requeues_dead_tasks_with_fresh_attempts(queue: Queue) -> 
     ids = await bury_all(queue, 2)
     assert await queue.scripts.run(calls.redrive(queue.keys, [ids[0], "not-dead"])) == 1
     assert await queue.state(ids[0]) == "queued"
-    assert await queue.client.redis.hget(queue.keys.column("attempts"), ids[0]) == b"0"
+    assert await queue.attempts(ids[0]) == 0
     assert await queue.members(queue.keys.dead) == [ids[1]]
     assert await queue.scripts.run(calls.redrive(queue.keys, [ids[0]])) == 0  # not dead any more
 

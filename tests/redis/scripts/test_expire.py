@@ -10,11 +10,13 @@ from tests.redis.scripts.conftest import Queue
 
 async def test_deletes_only_what_is_past_retention(queue: Queue) -> None:
     done, kept = await queue.add(2)
-    await queue.claim(token="mine")
-    now = RetentionSettings(finished=0)
-    await queue.scripts.run(calls.complete(queue.keys, [Success(done, "mine", "t", b"1")], now))
-    await queue.scripts.run(calls.complete(queue.keys, [Success(kept, "mine", "t", b"1")], queue.retention))
-    result = await queue.scripts.run(calls.expire(queue.keys, 100, queue.retention))
+    batch = await queue.claim(token="mine")
+    await queue.scripts.run(
+        calls.complete(queue.keys, [Success(i, "mine", "t", b"1") for i in (done, kept)], queue.retention)
+    )
+    await queue.client.redis.zadd(queue.keys.succeeded, {done: batch.now_ms - 10_000})  # finished 10 s ago
+    assert (await queue.scripts.run(calls.expire(queue.keys, 100, queue.retention))).finished == 0
+    result = await queue.scripts.run(calls.expire(queue.keys, 100, RetentionSettings(finished=5)))
     assert (result.finished, result.dead, result.more) == (1, 0, False)
     for key in queue.keys.columns:
         assert await queue.client.redis.hexists(key, done) is False
@@ -40,11 +42,11 @@ async def test_dead_tasks_past_their_ttl_or_over_the_cap_go_oldest_first(queue: 
 async def test_more_is_reported_when_the_limit_cuts_a_sweep(queue: Queue) -> None:
     ids = await queue.add(3)
     await queue.claim(token="mine")
+    await queue.scripts.run(calls.complete(queue.keys, [Success(i, "mine", "t", None) for i in ids], queue.retention))
     now = RetentionSettings(finished=0)
-    await queue.scripts.run(calls.complete(queue.keys, [Success(i, "mine", "t", None) for i in ids], now))
-    first = await queue.scripts.run(calls.expire(queue.keys, 2, queue.retention))
+    first = await queue.scripts.run(calls.expire(queue.keys, 2, now))
     assert (first.finished, first.more) == (2, True)
-    second = await queue.scripts.run(calls.expire(queue.keys, 2, queue.retention))
+    second = await queue.scripts.run(calls.expire(queue.keys, 2, now))
     assert (second.finished, second.more) == (1, False)
 
 

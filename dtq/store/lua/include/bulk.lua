@@ -11,12 +11,17 @@ local function bulk(cmd, key, args, option)
   end
 end
 
--- HMGET of any number of fields, chunked the same way; returns one list in field order.
-local function hmget(key, fields)
+-- `cmd key fields...` for a read that answers one value per field (HMGET, ZMSCORE), chunked the
+-- same way; returns one list in field order (false where a field is missing).
+local function read_each(cmd, key, fields)
   local values = {}
   for i = 1, #fields, 4000 do
-    local part = redis.call('HMGET', key, unpack(fields, i, math.min(i + 3999, #fields)))
+    local part = redis.call(cmd, key, unpack(fields, i, math.min(i + 3999, #fields)))
     for j = 1, #part do values[#values + 1] = part[j] end
   end
   return values
+end
+
+local function hmget(key, fields)
+  return read_each('HMGET', key, fields)
 end

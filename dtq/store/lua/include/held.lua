@@ -1,19 +1,27 @@
--- ARGV from `first` on holds groups of `size` values, each starting with a task id and the
--- lease token the caller holds. Returns the ids, the ARGV index of every group whose task is
--- still held with that token, and a verdict per group (1 = held, 0 = lease lost).
-local function held_groups(tokens, first, size)
-  local ids = {}
-  for i = first, #ARGV, size do ids[#ids + 1] = ARGV[i] end
-  local current = hmget(tokens, ids)
-  local kept, verdicts = {}, {}
-  for n = 1, #ids do
-    local base = first + (n - 1) * size
-    if current[n] and current[n] == ARGV[base + 1] then
-      kept[#kept + 1] = base
+-- Which entries the caller still holds: the task is active and its run record ("attempt|
+-- started ms|lease token") ends with the caller's token. A task that left the active state, or
+-- was claimed again since, is not held: its caller is stale. (Active state and membership of
+-- the active set always go together; the state hash is the cheaper one to read.)
+-- Returns the verdicts in entry order (1 = held, 0 = lease lost), and `kept`: the positions of
+-- the held entries.
+local function check_held(states, runs, list)
+  local current, records = hmget(states, list.ids), hmget(runs, list.ids)
+  local verdicts, kept = {}, {}
+  for n = 1, #list.ids do
+    local run, token = records[n], list.tokens[n]
+    if current[n] == 'active' and run and string.sub(run, -(#token + 1)) == '|' .. token then
       verdicts[n] = 1
+      kept[#kept + 1] = n
     else
       verdicts[n] = 0
     end
   end
-  return ids, kept, verdicts
+  return verdicts, kept
+end
+
+-- The ids at `positions`.
+local function ids_at(list, positions)
+  local ids = {}
+  for i, n in ipairs(positions) do ids[i] = list.ids[n] end
+  return ids
 end
