@@ -1,0 +1,295 @@
+"""The bookkeeping of a chaos run, after Jepsen's total-queue checker, and its JSON verdict.
+
+Two witnesses that no fault touches:
+- the producer's `Ledger` (in the test process): every task it tried to enqueue, under its own
+  reference `ref`, with the outcome of each try: `ok` (the API answered 200 with an id), `fail`
+  (a definite 4xx) or `indeterminate` (timeout, reset, 5xx: it may or may not be stored);
+- the handlers' `events` in the oracle Redis: a start and a finish per execution.
+
+From those and the final task records in dtq's Redis, `account()` counts:
+- lost: acknowledged, yet never finished with its record `succeeded`  -> must be 0;
+- unexpected: finished, yet never invoked                               -> must be 0;
+- duplicate enqueues: one ref stored as more than one task              -> must be 0;
+- extra executions: starts beyond the first, per ref                   -> bounded per scenario;
+- recovered: indeterminate, yet executed (either outcome is allowed; reported).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+import redis
+
+from dtq.client import Client
+from dtq.task import Task, TaskState
+from tests.chaos.handlers import EVENTS
+
+FINAL = {TaskState.SUCCEEDED, TaskState.DEAD, TaskState.CANCELLED}
+ROOT = Path(__file__).resolve().parent
+
+
+@dataclass
+class Submission:
+    """One task the producer tried to enqueue."""
+
+    ref: str
+    outcome: str = "invoked"  # then ok | fail | indeterminate
+    ids: set[str] = field(default_factory=set)
+    tries: list[str] = field(default_factory=list)  # status code or error name per try
+    invoked_at: float = field(default_factory=time.time)
+    acked_at: float | None = None
+
+
+class Ledger:
+    """What the producer did, per ref."""
+
+    def __init__(self) -> None:
+        self.submissions: dict[str, Submission] = {}
+        self.statuses: Counter[str] = Counter()
+
+    def invoke(self, ref: str) -> Submission:
+        return self.submissions.setdefault(ref, Submission(ref))
+
+    def record(self, ref: str, status: str, task_id: str | None = None) -> None:
+        entry = self.submissions[ref]
+        entry.tries.append(status)
+        self.statuses[status] += 1
+        if task_id is not None:
+            entry.ids.add(task_id)
+        if status == "200":
+            entry.outcome = "ok"
+            entry.acked_at = entry.acked_at or time.time()
+        elif status.startswith("4"):
+            entry.outcome = "fail" if entry.outcome != "ok" else "ok"
+        elif entry.outcome == "invoked":
+            entry.outcome = "indeterminate"
+
+    def acknowledged(self) -> set[str]:
+        return {r for r, s in self.submissions.items() if s.outcome == "ok"}
+
+    def count(self, outcome: str) -> int:
+        return sum(1 for s in self.submissions.values() if s.outcome == outcome)
+
+
+@dataclass(frozen=True)
+class Event:
+    """One handler event from the oracle."""
+
+    kind: str  # start | finish
+    ref: str
+    id: str
+    pid: int
+    attempt: int
+    token: str
+    t: float  # ms, wall clock
+    claimed: int | None = None  # ms, Redis clock (when asked for)
+
+
+def read_events(oracle: redis.Redis) -> list[Event]:
+    """Every handler event, in the order they were written."""
+    events: list[Event] = []
+    start, step = 0, 10_000
+    while True:
+        rows = oracle.lrange(EVENTS, start, start + step - 1)
+        for row in rows:
+            doc = orjson.loads(row)
+            events.append(Event(doc["e"], doc["ref"], doc["id"], doc["pid"], doc["attempt"], doc["token"], doc["t"],
+                                doc.get("claimed")))  # fmt: skip
+        if len(rows) < step:
+            return events
+        start += step
+
+
+async def final_records(client: Client, queue: str, ids: Iterable[str]) -> dict[str, Task]:
+    """The stored record of each id (missing ids are left out)."""
+    wanted = sorted(set(ids))
+    found: dict[str, Task] = {}
+    for start in range(0, len(wanted), 1000):
+        chunk = wanted[start : start + 1000]
+        for task_id, record in zip(chunk, await client.get_many(queue, chunk), strict=True):
+            if record is not None:
+                found[task_id] = record
+    return found
+
+
+def percentile(values: Sequence[float], q: float) -> float | None:
+    """The q-th percentile (nearest rank) of `values`, None when empty."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(q / 100 * len(ordered)) - 1)]
+
+
+def spread(values: Sequence[float]) -> dict[str, Any]:
+    """count, p50, p99 and max of a list of durations (seconds), rounded for the report."""
+
+    def rounded(v: float | None) -> float | None:
+        return None if v is None else round(v, 3)
+
+    return {"count": len(values), "p50": rounded(percentile(values, 50)), "p99": rounded(percentile(values, 99)),
+            "max": rounded(max(values, default=None))}  # fmt: skip
+
+
+@dataclass
+class Accounting:
+    """The counts of one run."""
+
+    invoked: int
+    acknowledged: int
+    failed: int
+    indeterminate: int
+    executed: int
+    succeeded: int
+    lost: list[str]
+    unexpected: list[str]
+    recovered: int
+    executions: int
+    extra_executions: int
+    duplicated_refs: int
+    duplicate_enqueues: list[str]
+    dead: list[str]
+    not_final: list[str]
+    final_states: dict[str, int]
+    succeeded_without_finish: list[str]
+    starts: dict[str, list[Event]]
+    finishes: dict[str, list[Event]]
+    records: dict[str, Task]
+    ids_of: dict[str, set[str]]
+
+    def summary(self) -> dict[str, Any]:
+        """The counts, with at most 10 example refs of each problem."""
+        out: dict[str, Any] = {}
+        for name, value in vars(self).items():
+            if name in ("starts", "finishes", "records", "ids_of"):
+                continue
+            if isinstance(value, list):
+                out[name] = len(value)
+                if value:
+                    out[f"{name}_examples"] = sorted(value)[:10]
+            else:
+                out[name] = value
+        return out
+
+
+async def account(ledger: Ledger, events: list[Event], client: Client, queue: str = "default") -> Accounting:
+    """Compare what was acknowledged with what ran and what Redis recorded."""
+    starts: dict[str, list[Event]] = defaultdict(list)
+    finishes: dict[str, list[Event]] = defaultdict(list)
+    ids_of: dict[str, set[str]] = defaultdict(set)
+    for event in events:
+        (starts if event.kind == "start" else finishes)[event.ref].append(event)
+        ids_of[event.ref].add(event.id)
+    for ref, submission in ledger.submissions.items():
+        ids_of[ref] |= submission.ids
+    records = await final_records(client, queue, (i for ids in ids_of.values() for i in ids))
+    succeeded = {ref for ref, ids in ids_of.items() if any(
+        records.get(i) is not None and records[i].state is TaskState.SUCCEEDED for i in ids)}  # fmt: skip
+    acked = ledger.acknowledged()
+    indeterminate = {r for r, s in ledger.submissions.items() if s.outcome == "indeterminate"}
+    return Accounting(
+        invoked=len(ledger.submissions),
+        acknowledged=len(acked),
+        failed=ledger.count("fail"),
+        indeterminate=len(indeterminate),
+        executed=len(finishes),
+        succeeded=len(succeeded),
+        lost=sorted(r for r in acked if not (finishes.get(r) and r in succeeded)),
+        unexpected=sorted(r for r in finishes if r not in ledger.submissions),
+        recovered=len(indeterminate & set(finishes)),
+        executions=sum(len(v) for v in starts.values()),
+        extra_executions=sum(len(v) - 1 for v in starts.values()),
+        duplicated_refs=sum(1 for v in starts.values() if len(v) > 1),
+        duplicate_enqueues=sorted(r for r, ids in ids_of.items() if len(ids) > 1),
+        dead=sorted(i for i, r in records.items() if r.state is TaskState.DEAD),
+        not_final=sorted(i for i, r in records.items() if r.state not in FINAL),
+        final_states=dict(Counter(r.state.value for r in records.values())),
+        succeeded_without_finish=sorted(r for r in succeeded if not finishes.get(r)),
+        starts=dict(starts),
+        finishes=dict(finishes),
+        records=records,
+        ids_of=dict(ids_of),
+    )
+
+
+async def consistency(client: Client, queue: str = "default") -> list[str]:
+    """Problems with the stored structures: every task in exactly the set its state names,
+    lease tokens only on active tasks, no column without a record."""
+    keys = client.keys(queue)
+    sets = {"queued": keys.ready, "scheduled": keys.scheduled, "retrying": keys.retrying, "active": keys.active,
+            "succeeded": keys.succeeded, "cancelled": keys.cancelled, "dead": keys.dead}  # fmt: skip
+    async with client.redis.pipeline(transaction=True) as pipe:  # one atomic snapshot
+        pipe.hgetall(keys.column("state"))
+        pipe.hkeys(keys.column("task"))
+        pipe.hkeys(keys.column("token"))
+        for key in sets.values():
+            pipe.zrange(key, 0, -1)
+        replies = await pipe.execute()
+    states = {k.decode(): v.decode() for k, v in replies[0].items()}
+    records = {k.decode() for k in replies[1]}
+    tokens = {k.decode() for k in replies[2]}
+    members = {state: {m.decode() for m in reply} for state, reply in zip(sets, replies[3:], strict=True)}
+    problems = []
+    if records != set(states):
+        problems.append(f"{len(records ^ set(states))} ids have a record or a state but not both")
+    for task_id, state in states.items():
+        homes = [s for s, m in members.items() if task_id in m]
+        if homes != [state]:
+            problems.append(f"{task_id}: state {state} but in sets {homes}")
+        if (task_id in tokens) != (state == "active"):
+            problems.append(f"{task_id}: state {state}, lease token {'present' if task_id in tokens else 'absent'}")
+    strays = set().union(*members.values()) - set(states)
+    if strays:
+        problems.append(f"{len(strays)} set members without a state, e.g. {sorted(strays)[:3]}")
+    return problems[:50]
+
+
+@dataclass
+class Verdict:
+    """The JSON document a run leaves behind, and the checks that decide it."""
+
+    scenario: str
+    form: str
+    facts: dict[str, Any] = field(default_factory=dict)
+    checks: list[dict[str, Any]] = field(default_factory=list)
+    started: float = field(default_factory=time.time)
+
+    def check(self, name: str, ok: bool, observed: Any, bound: Any) -> None:
+        self.checks.append({"check": name, "ok": bool(ok), "observed": observed, "bound": bound})
+
+    @property
+    def passed(self) -> bool:
+        return all(c["ok"] for c in self.checks)
+
+    def failures(self) -> list[str]:
+        return [f"{c['check']}: observed {c['observed']}, bound {c['bound']}" for c in self.checks if not c["ok"]]
+
+    def write(self, directory: Path | None = None) -> Path:
+        directory = directory or verdict_dir()
+        directory.mkdir(parents=True, exist_ok=True)
+        path = directory / f"{self.scenario}-{self.form}.json"
+        doc = {"scenario": self.scenario, "form": self.form, "passed": self.passed,
+               "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(self.started)),
+               "duration_s": round(time.time() - self.started, 1), "checks": self.checks, **self.facts}  # fmt: skip
+        path.write_bytes(orjson.dumps(doc, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS))
+        return path
+
+    def settle(self, directory: Path | None = None) -> None:
+        """Write the verdict, then fail the test with every failed check."""
+        path = self.write(directory)
+        assert self.passed, f"{self.scenario} ({self.form}) failed; verdict in {path}:\n  " + "\n  ".join(
+            self.failures()
+        )
+
+
+def verdict_dir() -> Path:
+    """Where verdicts go: $CHAOS_VERDICTS, else tests/chaos/verdicts (git-ignored)."""
+    import os
+
+    return Path(os.environ.get("CHAOS_VERDICTS") or ROOT / "verdicts")
