@@ -1,0 +1,72 @@
+"""Scenario 4: a worker frozen (SIGSTOP) past its lease while holding tasks, then thawed.
+
+Pass: its tasks are re-leased and finished by others; when it wakes, its late outcomes are
+refused (the worker logs each refusal), so Redis counts every task succeeded exactly once; extra
+executions <= pauses x C.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import signal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.chaos.cluster import QUEUE, Cluster, Proc, Spec
+from tests.chaos.load import Producer
+from tests.chaos.oracle import Ledger, Verdict
+from tests.chaos.scenario import Form, forms, settle_run
+
+SHORT = Form("short", tasks=600, faults=3, lease=2.0, extra={"rate": 30, "past_lease": 1.0})
+FULL = Form("full", tasks=6000, faults=20, lease=5.0, extra={"rate": 40, "past_lease": 3.0})
+REFUSED = "not recorded: its lease was lost"
+
+
+def body(ref: str) -> dict[str, Any]:
+    """100-300 ms of work, so a frozen worker is always holding something."""
+    return {"task": "chaos", "payload": {"ref": ref, "sleep": round(random.uniform(0.1, 0.3), 3)}}
+
+
+async def holding_worker(cluster: Cluster) -> tuple[Proc, int]:
+    """A live worker and its tasks in flight (by heartbeat), preferring the busiest."""
+    assert cluster.client is not None
+    pids = {p.pid: p for p in cluster.live_workers()}
+    infos = sorted((w for w in await cluster.client.workers() if w.pid in pids), key=lambda w: -w.in_flight)
+    return (pids[infos[0].pid], infos[0].in_flight) if infos else (next(iter(pids.values())), 0)
+
+
+@pytest.mark.timeout(900)
+@pytest.mark.parametrize("form", forms(SHORT, FULL))
+async def test_frozen_worker_is_fenced(form: Form, tmp_path: Path) -> None:
+    verdict = Verdict("4-frozen-worker-fencing", form.name)
+    spec = Spec(workers=3, concurrency=4, lease=form.lease)
+    ledger = Ledger()
+    pauses = []
+    async with Cluster(tmp_path, spec) as cluster:
+        assert cluster.client is not None
+        producer = Producer(cluster.http, ledger, rate=form.rate, body=body)  # type: ignore[arg-type]
+        producing = asyncio.create_task(producer.run(form.tasks))
+        for _ in range(form.faults):
+            await asyncio.sleep(1.0)
+            victim, in_flight = await holding_worker(cluster)
+            victim.signal(signal.SIGSTOP)
+            await asyncio.sleep(form.lease + form.past_lease)
+            victim.signal(signal.SIGCONT)
+            pauses.append(in_flight)
+        await producing
+        acc = await settle_run(cluster, ledger, verdict, drain_timeout=120, extra_bound=form.faults * spec.concurrency)
+        await asyncio.sleep(1.0)  # a worker thawed last may still be sending its refused outcomes
+        refused = cluster.log_count("worker", REFUSED)
+        totals = await cluster.client.redis.hget(cluster.client.keys(QUEUE).totals, "succeeded|chaos")
+    counted = int(totals or 0)
+    verdict.facts.update(pauses=len(pauses), in_flight_at_pause=pauses, lease_s=form.lease,
+                         frozen_s=form.lease + form.past_lease, outcomes_refused=refused,
+                         succeeded_counted=counted)  # fmt: skip
+    verdict.check("acknowledged", acc.acknowledged == form.tasks, acc.acknowledged, form.tasks)
+    verdict.check("late outcomes refused", refused >= 1, refused, ">= 1 (a frozen worker held tasks)")
+    verdict.check("each task counted succeeded once", counted == acc.succeeded == acc.acknowledged, counted,
+                  f"{acc.succeeded} succeeded records")  # fmt: skip
+    verdict.settle()

@@ -1,0 +1,43 @@
+"""The smallest reproduction of what scenarios 5 and 6 found: a claim whose reply is lost.
+
+Redis runs the claim (the task becomes active under the worker's lease token) but the reply
+never reaches the worker, which therefore never runs the task. When the lease expires the
+scheduler counts the lost run as a failed attempt; a task with max_retries 0 goes straight to
+the dead-letter queue as LeaseExpired without ever having started: an acknowledged task lost.
+redis-py's own resend of a timed-out claim strands tasks the same way (scenario 5).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from dtq.task import TaskState
+from tests.chaos.cluster import QUEUE, Cluster, Spec, wait_for
+from tests.chaos.oracle import read_events
+
+
+@pytest.mark.xfail(strict=True, reason="dtq bug: claim is not idempotent; a lost claim reply strands its tasks")
+@pytest.mark.timeout(60)
+async def test_a_claim_whose_reply_is_lost_still_runs_its_task(tmp_path: Path) -> None:
+    spec = Spec(workers=1, concurrency=1, schedulers=1, lease=1.0, proxy=True, env={"REDIS_SOCKET_TIMEOUT": "0.5"})
+    async with Cluster(tmp_path, spec) as cluster:
+        assert cluster.client is not None and cluster.proxy is not None
+        cluster.proxy.drop_replies()
+        task = await cluster.client.enqueue("chaos", {"ref": "only"}, max_retries=0)
+
+        async def claimed() -> bool:
+            return (await cluster.client.get(task.id, QUEUE)).state is not TaskState.QUEUED  # type: ignore[union-attr]
+
+        await wait_for(claimed, 20, "the worker to claim the task")
+        cluster.proxy.heal()
+
+        async def final() -> bool:
+            return (await cluster.client.get(task.id, QUEUE)).state in (TaskState.SUCCEEDED, TaskState.DEAD)  # type: ignore[union-attr]
+
+        await wait_for(final, 30, "the task to finish")
+        record = await cluster.client.get(task.id, QUEUE)
+        starts = [e for e in read_events(cluster.oracle) if e.kind == "start"]  # type: ignore[arg-type]
+    assert (record.state, record.error) == (TaskState.SUCCEEDED, None), (record.state, record.error, len(starts))
+    assert len(starts) == 1
