@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import shutil
+import signal
+import subprocess
 import sys
 import time
 from collections.abc import Sequence
@@ -67,16 +69,49 @@ def _run_workloads(ctx: Context, chosen: Sequence[Contender], selected: Sequence
     sections = []
     for workload in selected:
         ctx.say(f"== workload {workload.name}")
+        before = machine.load_average()
         try:
-            sections.append(workload.run(ctx, chosen))
-        except Exception as exc:
+            section = workload.run(ctx, chosen)
+        except Exception as exc:  # one broken workload must not lose the others' results
             failed = Table("failed", ("Workload", "Reason"), [(workload.name, repr(exc)[:300])])
-            sections.append(Section(f"Workload {workload.name}", "", [failed]))
+            section = Section(f"Workload {workload.name}", "", [failed])
+        # The machine may be shared; the load around each workload says how quiet it was.
+        if section.tables:
+            section.tables[-1].notes.append(
+                f"Load average (1/5/15 min) before this workload: {before}; after: {machine.load_average()}."
+            )
+        sections.append(section)
     return sections
+
+
+def _exit_on_signal(signum: int, frame: object) -> None:
+    # Raise instead of dying so that every `finally` stops its worker groups and the private
+    # Redis servers; a background job's SIGINT is otherwise ignored by the shell.
+    raise SystemExit(128 + signum)
+
+
+def _dtq_revision() -> str:
+    """The commit dtq was measured at, and whether dtq/ had uncommitted changes."""
+    try:
+        head = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--", "dtq", "services"],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown (not a git checkout)"
+    return f"{head} (with uncommitted changes in dtq/ or services/)" if dirty else head
 
 
 def main(argv: Sequence[str] | None = None) -> None:
     args = _parse(argv)
+    signal.signal(signal.SIGTERM, _exit_on_signal)
+    signal.signal(signal.SIGINT, _exit_on_signal)
     config = QUICK if args.quick else FULL
     if args.drain_n:
         config = dataclasses.replace(config, drain_n=args.drain_n)
@@ -88,6 +123,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     out_dir = work_dir / "results" if config.quick else BENCH_DIR / "results"
     out_dir.mkdir(parents=True, exist_ok=True)
     load_before = machine.load_average()
+    dtq_revision = _dtq_revision()
     started_wall, started = time.strftime("%Y-%m-%d %H:%M %Z"), time.monotonic()
     with PrivateRedis(work_dir / "redis-queue") as queue, PrivateRedis(work_dir / "redis-probe") as probe:
         ctx = Context(REPO, BENCH_DIR, work_dir, config, queue, probe)
@@ -96,8 +132,10 @@ def main(argv: Sequence[str] | None = None) -> None:
         redis_version = queue.version()
     facts = machine.facts() | {
         "Redis": f'redis-server {redis_version} (private, `--save "" --appendonly no`)',
+        "dtq revision": dtq_revision,
         "Load average before (1/5/15 min)": load_before,
         "Load average after (1/5/15 min)": machine.load_average(),
+        "Waited for other work to quiet down": f"{ctx.quiet_waited_s:.0f} s (budget {config.quiet_budget_s:.0f} s)",
     }
     command = (
         "python -m bench"

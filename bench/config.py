@@ -20,6 +20,10 @@ class Config:
     produce_timeout_s: float
     drain_timeout_s: float
     boot_timeout_s: float
+    quiet_wait_s: float
+    """Longest wait before a run for the machine to go quiet (it may be shared)."""
+    quiet_budget_s: float
+    """Most time the whole run spends waiting for quiet; past it, runs start at once."""
 
 
 FULL = Config(
@@ -34,6 +38,8 @@ FULL = Config(
     produce_timeout_s=300.0,
     drain_timeout_s=300.0,
     boot_timeout_s=60.0,
+    quiet_wait_s=60.0,
+    quiet_budget_s=900.0,
 )
 
 QUICK = Config(
@@ -48,6 +54,8 @@ QUICK = Config(
     produce_timeout_s=120.0,
     drain_timeout_s=60.0,
     boot_timeout_s=45.0,
+    quiet_wait_s=10.0,
+    quiet_budget_s=60.0,
 )
 
 

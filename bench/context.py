@@ -24,6 +24,8 @@ class Context:
     probe: PrivateRedis
     """A second server for completion counters and latency samples, kept out of the stats."""
     envs: dict[str, Env] = field(default_factory=dict)
+    quiet_waited_s: float = 0.0
+    """Time spent so far waiting for other work on the machine to stop."""
     failures: dict[str, str] = field(default_factory=dict)
     """Contender name -> why it could not be installed; workloads report it as "failed: ..."."""
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import platform
+import time
 from pathlib import Path
 
 
@@ -30,3 +31,19 @@ def facts() -> dict[str, str]:
         "Kernel": f"{platform.system()} {platform.release()}",
         "Python": platform.python_version(),
     }
+
+
+def _cpu_times() -> tuple[int, int]:
+    """(busy, total) jiffies over all CPUs since boot, from the first line of /proc/stat."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + fields[4]  # idle + iowait
+    total = sum(fields[:8])  # guest time is already inside user/nice
+    return total - idle, total
+
+
+def busy_fraction(interval_s: float = 0.5) -> float:
+    """Share of all cores busy over ``interval_s``: between runs, that is other people's work."""
+    busy0, total0 = _cpu_times()
+    time.sleep(interval_s)
+    busy1, total1 = _cpu_times()
+    return (busy1 - busy0) / max(1, total1 - total0)

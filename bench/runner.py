@@ -8,12 +8,14 @@ import subprocess
 import time
 from dataclasses import dataclass
 
-from bench import probe, procs
+from bench import machine, probe, procs
 from bench.contender import Contender
 from bench.context import Context
 from bench.venvs import Env
 
 POLL_INTERVAL_S = 0.002
+# Between runs none of our processes run, so CPU use above this is someone else's.
+QUIET_BUSY_FRACTION = 0.25
 
 
 class RunFailed(Exception):
@@ -57,6 +59,21 @@ def reset(ctx: Context) -> None:
     """Empty both servers: each run starts from nothing (they are ours to flush)."""
     ctx.queue.flush()
     ctx.probe.flush()
+
+
+def wait_quiet(ctx: Context) -> float:
+    """Wait (bounded per run and per whole run) until the machine is quiet; returns busy share."""
+    busy = machine.busy_fraction()
+    budget = min(ctx.config.quiet_wait_s, ctx.config.quiet_budget_s - ctx.quiet_waited_s)
+    if busy <= QUIET_BUSY_FRACTION or budget <= 0:
+        return busy
+    ctx.say(f"  machine {busy:.0%} busy with other work; waiting up to {budget:.0f} s")
+    started = time.monotonic()
+    while busy > QUIET_BUSY_FRACTION and time.monotonic() - started < budget:
+        time.sleep(1.5)
+        busy = machine.busy_fraction()
+    ctx.quiet_waited_s += time.monotonic() - started
+    return busy
 
 
 def produce(ctx: Context, contender: Contender, env: Env, *args: str) -> dict[str, float]:

@@ -7,7 +7,7 @@ import io
 import subprocess
 from collections.abc import Sequence
 
-from bench import procs
+from bench import procs, runner
 from bench.contender import Contender
 from bench.context import Context
 from bench.results import Section, Table
@@ -46,6 +46,7 @@ def _bench(ctx: Context, requests: int, pipeline: int, command: Sequence[str]) -
 
 
 def _one_round(ctx: Context, pipeline: int, requests: int) -> dict[str, float]:
+    runner.wait_quiet(ctx)
     ctx.queue.flush()
     rates = _bench(ctx, requests, pipeline, ["-t", ",".join(TESTS)])
     sha = str(ctx.queue.client.script_load(SCRIPT))

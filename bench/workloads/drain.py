@@ -24,6 +24,7 @@ COLUMNS = (
     "Boot to first completion (s)",
     "Redis cmds/task",
     "Redis CPU µs/task",
+    "Other CPU before (%)",
 )
 
 
@@ -37,9 +38,11 @@ class Sample:
     boot_s: float
     commands_per_task: float
     cpu_us_per_task: float
+    background_pct: float
 
 
 def drain_once(ctx: Context, contender: Contender, env: Env, *, k: int, n: int, tag: str) -> Sample:
+    background = runner.wait_quiet(ctx)
     runner.reset(ctx)
     produced = runner.produce(ctx, contender, env, "bulk", str(n))
     before = ctx.queue.stats()
@@ -57,6 +60,7 @@ def drain_once(ctx: Context, contender: Contender, env: Env, *, k: int, n: int, 
         boot_s=progress.boot_s,
         commands_per_task=(after.commands - before.commands) / n,
         cpu_us_per_task=(after.cpu_s - before.cpu_s) / n * 1e6,
+        background_pct=background * 100.0,
     )
 
 
@@ -74,11 +78,12 @@ def _row(contender: Contender, k: int, n: int, samples: list[Sample]) -> tuple[s
         spread("boot_s", 2),
         spread("commands_per_task", 1),
         spread("cpu_us_per_task", 1),
+        spread("background_pct", 0),
     )
 
 
 def _failed(contender: Contender, k: int, n: int, reason: str) -> tuple[str, ...]:
-    return (contender.name, str(k), f"{n:,}", f"failed: {reason}", "", "", "", "", "")
+    return (contender.name, str(k), f"{n:,}", f"failed: {reason}", *([""] * (len(COLUMNS) - 4)))
 
 
 class Drain:
@@ -104,6 +109,11 @@ class Drain:
                 "`INFO cpu` user+sys deltas of the queue server from just before the workers start "
                 "until the drain ends, divided by N; idle polling during boot is included. The "
                 "completion counter is on a second Redis server, so it is not in these figures.",
+                "Other CPU before: share of both cores busy in the 0.5 s before the run, when none of "
+                "the harness's processes run, i.e. other work on a shared machine. Each run first waits "
+                f"up to {cfg.quiet_wait_s:.0f} s for it to drop under "
+                f"{runner.QUIET_BUSY_FRACTION:.0%} (within a {cfg.quiet_budget_s:.0f} s budget for the "
+                "whole run); high values mean depressed, noisy figures.",
             ]
         )
         for contender in contenders:

@@ -16,9 +16,23 @@ from bench.venvs import Env
 WARM_TASKS = 20
 IDLE_BEFORE_S = 1.0
 BACKLOG_TIMEOUT_S = 120.0
+# Below this share of the tasks done by the time the producer stops, the worker is not keeping up.
+KEEP_UP_SHARE = 0.5
 # A median this high is queueing behind a backlog, not pickup: the worker cannot keep the rate.
 BACKLOG_P50_MS = 1000.0
-COLUMNS = ("Contender", "p50 (ms)", "p99 (ms)", "max (ms)", "Samples", "Producer rate (tasks/s)")
+COLUMNS = (
+    "Contender",
+    "p50 (ms)",
+    "p99 (ms)",
+    "max (ms)",
+    "Samples",
+    "Producer rate (tasks/s)",
+    "Other CPU before (%)",
+)
+
+
+class CannotKeepUp(runner.RunFailed):
+    """The worker cannot sustain the producer's rate; reported as such, not as a failure."""
 
 
 @dataclass(frozen=True)
@@ -28,10 +42,12 @@ class Sample:
     max_ms: float
     count: int
     producer_rate: float
+    background_pct: float
 
 
 def latency_once(ctx: Context, contender: Contender, env: Env, tag: str) -> Sample:
     cfg = ctx.config
+    background = runner.wait_quiet(ctx)
     runner.reset(ctx)
     started = time.perf_counter()
     group = runner.start_workers(ctx, contender, env, 1, tag)
@@ -43,7 +59,16 @@ def latency_once(ctx: Context, contender: Contender, env: Env, tag: str) -> Samp
         time.sleep(IDLE_BEFORE_S)
         sent = runner.produce(ctx, contender, env, "paced", str(cfg.latency_rate), str(cfg.latency_seconds))
         n = int(sent["n"])
-        # Generous: a contender slower than the producer (rq-fork) still has a backlog to work off.
+        done = runner.completed(ctx)
+        if done < n * KEEP_UP_SHARE:
+            # Its figures would be the queueing delay of a growing backlog, not pickup latency,
+            # and working the backlog off would take minutes per repeat.
+            rate = done / sent["seconds"]
+            raise CannotKeepUp(
+                f"cannot sustain {cfg.latency_rate:.0f} tasks/s: {done:,} of {n:,} done when the "
+                f"producer finished (about {rate:,.0f} tasks/s)"
+            )
+        # Generous: a contender just below the rate still has a backlog to work off.
         runner.wait_for(ctx, group, n, time.perf_counter(), BACKLOG_TIMEOUT_S)
         raw = ctx.probe.client.lrange(probe.LATENCY_KEY, 0, -1)
     finally:
@@ -51,7 +76,14 @@ def latency_once(ctx: Context, contender: Contender, env: Env, tag: str) -> Samp
     samples = [float(x) for x in raw]
     if len(samples) < n:
         raise runner.RunFailed(f"only {len(samples)} of {n} latency samples recorded")
-    return Sample(percentile(samples, 50), percentile(samples, 99), max(samples), len(samples), n / sent["seconds"])
+    return Sample(
+        percentile(samples, 50),
+        percentile(samples, 99),
+        max(samples),
+        len(samples),
+        n / sent["seconds"],
+        background * 100.0,
+    )
 
 
 class Latency:
@@ -67,7 +99,7 @@ class Latency:
             env = ctx.env_of(contender)
             if env is None:
                 reason = ctx.failures.get(contender.name, "not installed")
-                table.rows.append((contender.name, f"failed: {reason}", "", "", "", ""))
+                table.rows.append(_failed(contender, reason))
                 continue
             samples = self._repeats(ctx, contender, env, table)
             if samples:
@@ -80,6 +112,7 @@ class Latency:
                 "computed per repeat, then shown as median [min-max] over repeats.",
                 "Latency = the task's `time.time()` on entry minus the `time.time()` the producer put "
                 "in the payload just before the enqueue call (same machine, same clock).",
+                "Other CPU before: as in the drain table (other work on the machine before each run).",
             ]
         )
         intro = (
@@ -95,9 +128,13 @@ class Latency:
         for i in range(ctx.config.repeats):
             try:
                 sample = latency_once(ctx, contender, env, f"latency-r{i}")
+            except CannotKeepUp as exc:
+                ctx.say(f"[latency] {contender.name} run {i}: {exc}")
+                table.rows.append((contender.name, str(exc), *([""] * (len(COLUMNS) - 2))))
+                return []
             except runner.RunFailed as exc:
                 ctx.say(f"[latency] {contender.name} run {i}: failed: {exc}")
-                table.rows.append((contender.name, f"failed: {exc}", "", "", "", ""))
+                table.rows.append(_failed(contender, str(exc)))
                 return []
             ctx.say(f"[latency] {contender.name} run {i}: p50 {sample.p50_ms:.2f} ms, p99 {sample.p99_ms:.2f} ms")
             samples.append(sample)
@@ -115,4 +152,9 @@ def _row(contender: Contender, samples: list[Sample]) -> tuple[str, ...]:
         spread("max_ms", 1),
         spread("count", 0),
         spread("producer_rate", 1),
+        spread("background_pct", 0),
     )
+
+
+def _failed(contender: Contender, reason: str) -> tuple[str, ...]:
+    return (contender.name, f"failed: {reason}", *([""] * (len(COLUMNS) - 2)))
