@@ -146,6 +146,10 @@ def _events(decision: Decision, status: Mapping[str, Any], *, applied: bool) -> 
     return events
 
 
+# Verdicts that only confirm the scale before them: logged at DEBUG, not INFO.
+_FOLLOW_UPS = {"ScaledUp": ("Steady",), "ScaledDown": ("Steady", "CoolingDown"), "ScaledToZero": ("Asleep",)}
+
+
 def _log_decision(target: Target, decision: Decision, status: Mapping[str, Any], *, applied: bool) -> None:
     where = f"{target.namespace}/{target.name}"
     previous = next(
@@ -169,7 +173,8 @@ def _log_decision(target: Target, decision: Decision, status: Mapping[str, Any],
         level = logging.WARNING if decision.verdict != previous else logging.DEBUG
         log.log(level, "%s: not scaling (%s): %s", where, decision.verdict, decision.reason)
     else:
-        level = logging.INFO if decision.verdict != previous else logging.DEBUG
+        news = decision.verdict != previous and decision.verdict not in _FOLLOW_UPS.get(str(previous), ())
+        level = logging.INFO if news else logging.DEBUG
         log.log(level, "%s: %s replicas (%s): %s", where, decision.replicas, decision.verdict, decision.reason)
 
 

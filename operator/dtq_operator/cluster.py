@@ -32,6 +32,10 @@ COMPONENT = "dtq-operator"
 USER_AGENT = f"{COMPONENT}/{metadata.version('dtq')}"
 
 
+class NoCredentials(Exception):
+    """Neither a service account nor a usable kubeconfig was found."""
+
+
 class Conflict(Exception):
     """The object changed since it was read (HTTP 409): read it again and decide again."""
 
@@ -63,7 +67,7 @@ def connect() -> tuple[kopf.ConnectionInfo, client.ApiClient]:
         try:
             _load_kubeconfig(config_file=os.environ.get("KUBECONFIG"), client_configuration=configuration)
         except config.ConfigException as exc:
-            raise kopf.LoginError(f"no service account and no usable kubeconfig: {exc}") from exc
+            raise NoCredentials(f"no service account and no usable kubeconfig ($KUBECONFIG): {exc}") from exc
     header = configuration.get_api_key_with_prefix("BearerToken") or configuration.get_api_key_with_prefix(
         "authorization"
     )

@@ -50,7 +50,10 @@ def build_registry(settings: Settings) -> kopf.OperatorRegistry:
 
     @kopf.on.login(registry=registry)
     def login(**_: Any) -> kopf.ConnectionInfo:
-        info, api = cluster.connect()
+        try:
+            info, api = cluster.connect()
+        except cluster.NoCredentials as exc:
+            raise kopf.PermanentError(str(exc)) from exc
         autoscaler.kube = cluster.Cluster(api)
         log.info("talking to Kubernetes at %s", info.server)
         return info
@@ -72,7 +75,7 @@ def build_registry(settings: Settings) -> kopf.OperatorRegistry:
     @kopf.on.create(GROUP, VERSION, PLURAL, registry=registry)
     @kopf.on.update(GROUP, VERSION, PLURAL, field="spec", registry=registry)
     @kopf.on.resume(GROUP, VERSION, PLURAL, registry=registry)
-    def wake_up(memo: kopf.Memo, **_: Any) -> None:
+    async def wake_up(memo: kopf.Memo, **_: Any) -> None:  # async: it runs in the loop the daemon waits in
         _wake(memo).set()
 
     return registry

@@ -8,15 +8,24 @@ import threading
 import kopf
 
 from dtq.settings import Settings
+from dtq_operator import cluster
 from dtq_operator.handlers import build_registry, kopf_settings
-from services.runtime import configure_logging
+from services.runtime import configure_logging, fail
 
 Flag = asyncio.Event | threading.Event  #: what may stop the operator, or tell that it is ready
 
 
 def run(settings: Settings) -> None:
-    """Configure logging and run the operator in this thread's new event loop (kopf handles signals)."""
+    """Configure logging and run the operator in this thread's new event loop (kopf handles signals).
+
+    Without credentials for Kubernetes it exits at once (code 2) with the reason, rather than
+    letting kopf retry a login that cannot succeed.
+    """
     configure_logging(settings.log)
+    try:
+        cluster.connect()
+    except cluster.NoCredentials as exc:
+        fail(str(exc))
     asyncio.run(operate(settings))
 
 
