@@ -77,6 +77,15 @@ class Kube:
         assert scale.spec is not None and scale.spec.replicas is not None
         return scale.spec.replicas
 
+    def stored_replicas(self, deployment: str) -> int:
+        """spec.replicas as stored, read inside the emulator (no request: for tight polling loops)."""
+
+        def read(emulator: Any) -> int:
+            spec = emulator.objects["apps/v1/deployments", self.namespace, deployment].raw.get("spec") or {}
+            return int(spec.get("replicas", 1))
+
+        return self.emulator.call(read)
+
     def replica_history(self, deployment: str) -> list[int | None]:
         """spec.replicas of every stored version of the Deployment, oldest first (None: unset)."""
 

@@ -19,6 +19,10 @@ delete. What it lacks, and this subclass adds (pinned to kmock 0.8, whose intern
 
 `EmulatorThread` serves it over HTTP from a thread with its own event loop, so kopf (another
 thread) and the blocking `kubernetes` client (the test's thread) can both talk to it.
+
+Every request is recorded (the tests check them against the chart's RBAC), and kmock finds a
+request's reaction by scanning the recorded ones: a request costs more the more came before it.
+Poll in tight loops with `EmulatorThread.call()`, which reads the state without a request.
 """
 
 from __future__ import annotations

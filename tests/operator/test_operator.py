@@ -202,7 +202,7 @@ def test_redis_down_holds_the_replicas_and_recovery_resumes_scaling(
         kube.autoscaler("workers", targetDeployment="workers", queues=["emails"], pollInterval=1,
                         scaleDownStabilization=0, cooldown=0)  # fmt: skip
         with OperatorThread(operator_settings(settings, "default")):
-            wait_for(lambda: kube.status("workers").get("backlog") == 250, timeout=5, what="a first look")
+            wait_for(lambda: kube.status("workers").get("backlog") == 250, timeout=10, what="a first look")
             server.stop()
             down = wait_for(lambda: (c := kube.condition("workers", "RedisReachable")).get("status") == "False" and c,
                             timeout=10)  # fmt: skip
