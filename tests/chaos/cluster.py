@@ -209,12 +209,20 @@ class Cluster:
         env["CHAOS_ORACLE_URL"] = self.oracle_server.url
         return env
 
-    def start(self, role: str, *args: str, wrapper: list[str] | None = None, **extra: str) -> Proc:
+    def start(
+        self,
+        role: str,
+        *args: str,
+        wrapper: list[str] | None = None,
+        raw_env: dict[str, str] | None = None,
+        **extra: str,
+    ) -> Proc:
+        """Start `dtq <role> <args>`; `extra` are DTQ_* settings (without the prefix), `raw_env` other variables."""
         log = self.directory / f"{role}-{next(self._numbers)}.log"
         handle = log.open("ab")
         command = [*(wrapper or []), processes.DTQ, role, *args]
-        process = subprocess.Popen(command, env=self.env(**extra), stdout=handle, stderr=subprocess.STDOUT,
-                                   start_new_session=True)  # fmt: skip
+        env = {**self.env(**extra), **(raw_env or {})}
+        process = subprocess.Popen(command, env=env, stdout=handle, stderr=subprocess.STDOUT, start_new_session=True)
         handle.close()
         proc = Proc(role, process, log)
         self.procs.append(proc)
@@ -228,7 +236,7 @@ class Cluster:
         if offset is None:
             return self.start("scheduler")
         wrapper = [require_faketime(), "-f", offset]
-        return self.start("scheduler", wrapper=wrapper, FAKETIME_DONT_FAKE_MONOTONIC="1")
+        return self.start("scheduler", wrapper=wrapper, raw_env={"FAKETIME_DONT_FAKE_MONOTONIC": "1"})
 
     def live_workers(self) -> list[Proc]:
         return [p for p in self.procs if p.role == "worker" and p.alive()]
