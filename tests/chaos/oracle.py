@@ -218,20 +218,24 @@ async def account(ledger: Ledger, events: list[Event], client: Client, queue: st
     )
 
 
+# One atomic read of the task structures; read-only, so Redis runs it even when memory is full.
+SNAPSHOT = """#!lua flags=no-writes,allow-oom
+local out = {redis.call('HGETALL', KEYS[1]), redis.call('HKEYS', KEYS[2]), redis.call('HKEYS', KEYS[3])}
+for i = 4, #KEYS do out[#out + 1] = redis.call('ZRANGE', KEYS[i], 0, -1) end
+return out
+"""
+
+
 async def consistency(client: Client, queue: str = "default") -> list[str]:
     """Problems with the stored structures: every task in exactly the set its state names,
     lease tokens only on active tasks, no column without a record."""
     keys = client.keys(queue)
     sets = {"queued": keys.ready, "scheduled": keys.scheduled, "retrying": keys.retrying, "active": keys.active,
             "succeeded": keys.succeeded, "cancelled": keys.cancelled, "dead": keys.dead}  # fmt: skip
-    async with client.redis.pipeline(transaction=True) as pipe:  # one atomic snapshot
-        pipe.hgetall(keys.column("state"))
-        pipe.hkeys(keys.column("task"))
-        pipe.hkeys(keys.column("token"))
-        for key in sets.values():
-            pipe.zrange(key, 0, -1)
-        replies = await pipe.execute()
-    states = {k.decode(): v.decode() for k, v in replies[0].items()}
+    names = [keys.column("state"), keys.column("task"), keys.column("token"), *sets.values()]
+    replies = await client.redis.eval(SNAPSHOT, len(names), *names)  # type: ignore[misc]
+    flat = replies[0]
+    states = {flat[i].decode(): flat[i + 1].decode() for i in range(0, len(flat), 2)}
     records = {k.decode() for k in replies[1]}
     tokens = {k.decode() for k in replies[2]}
     members = {state: {m.decode() for m in reply} for state, reply in zip(sets, replies[3:], strict=True)}

@@ -17,9 +17,6 @@ from dtq.task import TaskState
 from tests.chaos.cluster import QUEUE, Cluster, Spec, wait_for
 
 
-@pytest.mark.xfail(
-    strict=True, reason="dtq bug: under uvloop a reset connection raises RuntimeError, not a Redis error"
-)
 @pytest.mark.timeout(90)
 async def test_processes_survive_a_reset_of_their_idle_connections(tmp_path: Path) -> None:
     spec = Spec(workers=1, concurrency=2, schedulers=1, proxy=True)

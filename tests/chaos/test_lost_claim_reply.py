@@ -18,7 +18,6 @@ from tests.chaos.cluster import QUEUE, Cluster, Spec, wait_for
 from tests.chaos.oracle import read_events
 
 
-@pytest.mark.xfail(strict=True, reason="dtq bug: claim is not idempotent; a lost claim reply strands its tasks")
 @pytest.mark.timeout(60)
 async def test_a_claim_whose_reply_is_lost_still_runs_its_task(tmp_path: Path) -> None:
     spec = Spec(workers=1, concurrency=1, schedulers=1, lease=1.0, proxy=True, env={"REDIS_SOCKET_TIMEOUT": "0.5"})
