@@ -26,9 +26,16 @@ COLUMNS = ("task", "state", "prio", "run", "due", "result", "error", "cancel")
 
 def check_queue_name(name: str) -> str:
     """Return `name` if it is a valid queue name, else raise `InvalidQueueName`."""
+    if name in _GOOD_QUEUES:
+        return name
     if not isinstance(name, str) or not QUEUE_NAME.fullmatch(name):
         raise InvalidQueueName(f"queue name {name!r} must be 1-64 characters of A-Z a-z 0-9 _ . -")
+    if len(_GOOD_QUEUES) < 10_000:
+        _GOOD_QUEUES.add(name)
     return name
+
+
+_GOOD_QUEUES: set[str] = set()
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +94,11 @@ class QueueKeys:
     def idempotency_expiry(self) -> str:
         """zset: idempotency key; score = ms it expires."""
         return self.base + "idem:exp"
+
+    @property
+    def claim_prefix(self) -> str:
+        """Prefix of `claim:<lease token>`: string "id@ready ms,..." of one claim, kept for its lease."""
+        return self.base + "claim:"
 
     @property
     def totals(self) -> str:

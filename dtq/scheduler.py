@@ -101,7 +101,9 @@ class Scheduler:
             return await self.sweep()
         except RedisUnavailable as exc:
             log.warning("sweep failed: %s", exc)
-            return RECONNECT_DELAY
+        except Exception:  # a bug must not silently stop the scheduler
+            log.exception("sweep failed unexpectedly; retrying")
+        return RECONNECT_DELAY
 
     async def sweep(self) -> float:
         """One pass over every queue; returns how long to sleep before the next."""

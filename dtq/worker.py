@@ -113,6 +113,10 @@ class Worker:
         self._outbox = Outbox(self.client.scripts, settings.retention, self.client.keys)
         self._threads = ThreadRunner(self.concurrency, self._slot_freed_now)
         self._claims = itertools.count(1)
+        # A claim whose reply never came keeps its token: the retry gets that same batch back.
+        self._unanswered: dict[str, str] = {}
+        # Half the slots per claim: one batch runs and is recorded while the next is claimed.
+        self._batch_limit = max(1, self.concurrency // 2)
         self._rotation = itertools.cycle(range(len(self.queues)))
         self._stop_requested = asyncio.Event()
         self._hurry = asyncio.Event()
@@ -260,6 +264,10 @@ class Worker:
                 log.warning("claim failed: %s", exc)
                 await sleep_unless(self._stop_requested, RECONNECT_DELAY)
                 continue
+            except Exception:  # a bug must not silently stop a worker from claiming
+                log.exception("claim failed unexpectedly; retrying")
+                await sleep_unless(self._stop_requested, RECONNECT_DELAY)
+                continue
             if claimed:
                 continue
             if self.burst and not self._held:
@@ -271,20 +279,24 @@ class Worker:
     async def _claim_round(self) -> int:
         """Claim from each queue in turn (starting one further each round) while slots are free."""
         start = next(self._rotation)
+        rotation = [self.queues[(start + i) % len(self.queues)] for i in range(len(self.queues))]
+        # Unanswered claims first: their tasks are already ours and count against our slots.
+        ordered = sorted(rotation, key=lambda queue: queue not in self._unanswered)
         total = 0
-        for i in range(len(self.queues)):
+        for queue in ordered:
             free = self.free_slots()
             if free <= 0:
                 break
-            total += await self._claim(self.queues[(start + i) % len(self.queues)], free)
+            total += await self._claim(queue, min(free, self._batch_limit))
         return total
 
     async def _claim(self, queue: str, count: int) -> int:
-        token = f"{self.id}#{next(self._claims)}"
+        token = self._unanswered.setdefault(queue, f"{self.id}#{next(self._claims)}")
         batch = await self.client.scripts.run(
             calls.claim(self.client.keys(queue), count=count, lease_ms=self._lease_ms, token=token,
                         order=self._priority_order())
         )  # fmt: skip
+        del self._unanswered[queue]
         for claimed in batch.tasks:
             self._latency.observe(queue, "pickup", max(0, batch.now_ms - claimed.ready_ms) / 1000)
             held = Held(queue, claimed, token)
@@ -387,8 +399,11 @@ class Worker:
             self._outbox_ready.clear()
             try:
                 await self._flush()
-            except RedisUnavailable as exc:
-                log.warning("recording outcomes failed (%s); retrying", exc)
+            except Exception as exc:  # keep the outcomes; their leases are still renewed meanwhile
+                if isinstance(exc, RedisUnavailable):
+                    log.warning("recording outcomes failed (%s); retrying", exc)
+                else:
+                    log.exception("recording outcomes failed unexpectedly; retrying")
                 await asyncio.sleep(RECONNECT_DELAY / 4)
                 self._outbox_ready.set()
 

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from enum import IntEnum
 from typing import Any, Generic, Literal, TypeVar
 
+import msgspec
+
 from dtq.errors import ScriptError
 from dtq.keys import COLUMNS, QueueKeys
 from dtq.settings import RetentionSettings
@@ -56,8 +58,7 @@ class Stored(IntEnum):
     DUPLICATE_KEY = 2  #: the idempotency key was seen; the id is the first task's
 
 
-@dataclass(frozen=True, slots=True)
-class Enqueued:
+class Enqueued(msgspec.Struct, frozen=True):
     """The task a request ended up as."""
 
     outcome: Stored
@@ -68,14 +69,24 @@ class Enqueued:
 def enqueue(keys: QueueKeys, tasks: Sequence[PreparedTask], retention: RetentionSettings) -> Call[list[Enqueued]]:
     """Store `tasks`, all of one queue."""
     args: list[Arg] = [ms(retention.idempotency), ms(retention.stats), keys.worker_channel, keys.scheduler_channel]
-    for t in tasks:
-        args += [t.id, t.spec, t.priority, t.delay_ms, t.at_ms, t.key or "", t.task]
+    # Tasks sharing their options travel as one group: 2 arguments per task instead of 7.
+    groups: dict[tuple[int, int, int, str, bool], list[int]] = {}
+    for index, t in enumerate(tasks):
+        groups.setdefault((t.priority, t.delay_ms, t.at_ms, t.task, t.key is not None), []).append(index)
+    order: list[int] = []
+    for (priority, delay_ms, at_ms, name, keyed), indexes in groups.items():
+        args += [priority, delay_ms, at_ms, name, int(keyed), len(indexes)]
+        for index in indexes:
+            task = tasks[index]
+            args += [task.id, task.spec, task.key] if keyed and task.key is not None else [task.id, task.spec]
+            order.append(index)
 
     def parse(reply: list[Any]) -> list[Enqueued]:
-        return [
-            Enqueued(Stored(int(reply[i])), _text(reply[i + 1]), TaskState(_text(reply[i + 2])))
-            for i in range(0, len(reply), 3)
-        ]
+        outcomes: list[Enqueued | None] = [None] * len(order)
+        for position, index in enumerate(order):
+            at = 3 * position
+            outcomes[index] = Enqueued(Stored(int(reply[at])), _text(reply[at + 1]), TaskState(_text(reply[at + 2])))
+        return [o for o in outcomes if o is not None]
 
     columns = (keys.column("task"), keys.column("state"), keys.column("prio"))
     return Call(
@@ -90,8 +101,7 @@ def enqueue(keys: QueueKeys, tasks: Sequence[PreparedTask], retention: Retention
 # --- claim -----------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class ClaimedTask:
+class ClaimedTask(msgspec.Struct, frozen=True):
     """A task a worker now holds: its stored record (None if missing) and claim facts."""
 
     id: str
@@ -129,7 +139,15 @@ def claim(keys: QueueKeys, *, count: int, lease_ms: int, token: str, order: str)
 
     return Call(
         "claim",
-        (keys.ready, keys.active, keys.paused, keys.column("task"), keys.column("state"), keys.column("run")),
+        (
+            keys.ready,
+            keys.active,
+            keys.paused,
+            keys.column("task"),
+            keys.column("state"),
+            keys.column("run"),
+            keys.claim_prefix,
+        ),
         (count, lease_ms, token, order),
         parse,
     )
@@ -138,8 +156,7 @@ def claim(keys: QueueKeys, *, count: int, lease_ms: int, token: str, order: str)
 # --- outcomes of held tasks ------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class Success:
+class Success(msgspec.Struct, frozen=True):
     """A held task that succeeded; `result` is its JSON (None = no result)."""
 
     id: str
@@ -148,8 +165,7 @@ class Success:
     result: bytes | None
 
 
-@dataclass(frozen=True, slots=True)
-class Failure:
+class Failure(msgspec.Struct, frozen=True):
     """A held task that failed and will be retried after `delay_ms`."""
 
     id: str
@@ -159,8 +175,7 @@ class Failure:
     delay_ms: int
 
 
-@dataclass(frozen=True, slots=True)
-class Burial:
+class Burial(msgspec.Struct, frozen=True):
     """A held task that ends without success (dead, or cancelled on request)."""
 
     id: str
@@ -169,8 +184,7 @@ class Burial:
     error: bytes
 
 
-@dataclass(frozen=True, slots=True)
-class HandBack:
+class HandBack(msgspec.Struct, frozen=True):
     """A held task given back unfinished, to its old place in line."""
 
     id: str
@@ -178,8 +192,7 @@ class HandBack:
     ready_ms: int
 
 
-@dataclass(frozen=True, slots=True)
-class Lease:
+class Lease(msgspec.Struct, frozen=True):
     """A held task whose lease should be renewed."""
 
     id: str

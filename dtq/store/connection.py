@@ -19,8 +19,15 @@ from dtq.settings import RedisSettings
 log = logging.getLogger("dtq.redis")
 
 # Every dtq mutation is idempotent (ids are made before the call, transitions check a lease
-# token), so redis-py may safely resend a command whose reply was lost.
+# token, a claim remembers its batch under its token), so redis-py may safely resend a command
+# whose reply was lost.
 RETRIES = 3
+
+
+def is_closed_transport(exc: BaseException) -> bool:
+    """uvloop raises RuntimeError("... handler is closed") where asyncio raises a connection
+    error; redis-py has already dropped the connection by then, so a retry reconnects."""
+    return isinstance(exc, RuntimeError) and "closed" in str(exc)
 
 
 def create_redis(settings: RedisSettings) -> Redis:
@@ -35,7 +42,7 @@ def create_redis(settings: RedisSettings) -> Redis:
         max_connections=settings.max_connections,
         health_check_interval=30,
         retry=Retry(ExponentialWithJitterBackoff(base=0.05, cap=1.0), RETRIES),
-        retry_on_error=[rex.BusyLoadingError],
+        retry_on_error=[rex.BusyLoadingError, RuntimeError],
     )
 
 
@@ -48,6 +55,10 @@ def redis_errors() -> Iterator[None]:
         raise RedisUnavailable(f"Redis is out of memory: {exc}", out_of_memory=True) from exc
     except (rex.ConnectionError, rex.TimeoutError, rex.BusyLoadingError, rex.ReadOnlyError) as exc:
         raise RedisUnavailable(f"Redis is unavailable: {exc}") from exc
+    except RuntimeError as exc:
+        if not is_closed_transport(exc):
+            raise
+        raise RedisUnavailable(f"Redis connection was reset: {exc}") from exc
     except rex.ResponseError as exc:
         if str(exc).startswith("OOM"):
             raise RedisUnavailable(f"Redis is out of memory: {exc}", out_of_memory=True) from exc

@@ -51,3 +51,13 @@ def test_bad_registrations_and_app_paths_are_config_errors() -> None:
         dtq.App.load("no.such.module:app")
     with pytest.raises(ConfigError, match=r"not a dtq\.App"):
         dtq.App.load("dtq:Client")
+
+
+def test_a_reset_transport_counts_as_redis_being_unavailable() -> None:
+    from dtq.errors import RedisUnavailable
+    from dtq.store.connection import redis_errors
+
+    with pytest.raises(RedisUnavailable, match="reset"), redis_errors():
+        raise RuntimeError("the handler is closed")
+    with pytest.raises(RuntimeError, match="unrelated"), redis_errors():
+        raise RuntimeError("unrelated bug")

@@ -4,9 +4,14 @@
 -- them. Strict mode pops the lowest scores (highest priority, then oldest); weighted mode visits
 -- the priority levels in the order the worker drew. allow-oom: it moves tasks, it adds none.
 --
--- KEYS[1] dtq:{q}:ready      zset   KEYS[4] dtq:{q}:t:task   hash id -> record JSON
--- KEYS[2] dtq:{q}:active     zset   KEYS[5] dtq:{q}:t:state  hash id -> state
--- KEYS[3] dtq:{q}:paused     string KEYS[6] dtq:{q}:t:run    hash id -> "attempt|started ms|lease token"
+-- Idempotent per token: the batch is remembered under its token for the length of the lease,
+-- and a repeated claim with that token (a resend after a lost reply) returns the same tasks
+-- instead of claiming more, so no task is left leased to a worker that never heard of it.
+--
+-- KEYS[1] dtq:{q}:ready      zset   KEYS[5] dtq:{q}:t:state  hash id -> state
+-- KEYS[2] dtq:{q}:active     zset   KEYS[6] dtq:{q}:t:run    hash id -> "attempt|started ms|lease token"
+-- KEYS[3] dtq:{q}:paused     string KEYS[7] dtq:{q}:claim:   prefix; + token = string "id@ready ms,..."
+-- KEYS[4] dtq:{q}:t:task     hash id -> record JSON                    of that claim, expires with the lease
 -- ARGV[1] most tasks to claim   ARGV[2] lease, ms   ARGV[3] lease token ("<worker id>#<n>", no '|')
 -- ARGV[4] '' for strict order, else priority levels to visit, comma separated (e.g. '7,9,8')
 -- Returns: {now ms, ready left (-1 = queue paused), then per task 4 values:
@@ -15,8 +20,28 @@
 -- @include band
 -- @include bulk
 local ready, active, paused, tasks, states, runs = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
+local record = KEYS[7] .. ARGV[3]
 local want, lease, token, order = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3], ARGV[4]
 local now = now_ms()
+
+local earlier = redis.call('GET', record)
+if earlier then
+  -- A repeat: answer with what this token claimed and still holds.
+  local ids, ready_at = {}, {}
+  for id, at in string.gmatch(earlier, '([^@,]+)@(%d+)') do ids[#ids + 1] = id; ready_at[#ids] = at end
+  local current, runs_now, specs = hmget(states, ids), hmget(runs, ids), hmget(tasks, ids)
+  local out = {now, redis.call('ZCARD', ready)}
+  for n, id in ipairs(ids) do
+    local run = runs_now[n]
+    if current[n] == 'active' and run and string.sub(run, -(#token + 1)) == '|' .. token then
+      out[#out + 1] = id
+      out[#out + 1] = specs[n]
+      out[#out + 1] = tonumber(string.match(run, '^(%d+)'))
+      out[#out + 1] = tonumber(ready_at[n])
+    end
+  end
+  return out
+end
 
 if redis.call('EXISTS', paused) == 1 then return {now, -1} end
 
@@ -43,7 +68,7 @@ for i = 1, #popped, 2 do ids[#ids + 1] = popped[i] end
 local specs, previous = hmget(tasks, ids), hmget(runs, ids)
 local expiry, tail = now + lease, '|' .. now .. '|' .. token
 local out = {now, redis.call('ZCARD', ready)}
-local w_state, w_run, w_active = {}, {}, {}
+local w_state, w_run, w_active, remembered = {}, {}, {}, {}
 for n, id in ipairs(ids) do
   local attempt = (previous[n] and tonumber(string.match(previous[n], '^(%d+)')) or 0) + 1
   w_state[#w_state + 1] = id; w_state[#w_state + 1] = 'active'
@@ -53,8 +78,10 @@ for n, id in ipairs(ids) do
   out[#out + 1] = specs[n]
   out[#out + 1] = attempt
   out[#out + 1] = tonumber(popped[2 * n]) % BAND
+  remembered[n] = id .. '@' .. out[#out]
 end
 bulk('HSET', states, w_state)
 bulk('HSET', runs, w_run)
 bulk('ZADD', active, w_active)
+redis.call('SET', record, table.concat(remembered, ','), 'PX', lease)
 return out

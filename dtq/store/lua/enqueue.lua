@@ -11,8 +11,9 @@
 -- KEYS[5] dtq:{q}:t:prio       hash   KEYS[10] dtq:{q}:stats:      prefix; minute appended
 -- ARGV[1] idempotency TTL, ms   ARGV[2] stats TTL, ms
 -- ARGV[3] worker channel        ARGV[4] scheduler channel
--- ARGV[5..] per task, 7 values: id, spec JSON, priority 0-9, delay ms, at ms (0 = use delay),
---           idempotency key ('' = none), task name
+-- ARGV[5..] groups of tasks that share their options: priority 0-9, delay ms, at ms (0 = use
+--           delay), task name, 1 if the tasks carry idempotency keys else 0, count; then per task:
+--           id, record JSON, and (keyed groups only) the idempotency key
 -- Returns: per task 3 values: code, id, state
 --   1 = stored (id is the new task), 0 = this id already existed (nothing written),
 --   2 = idempotency key seen (id is the first task's)
@@ -26,17 +27,28 @@ local idem_ttl, stats_ttl = tonumber(ARGV[1]), tonumber(ARGV[2])
 local worker_channel, scheduler_channel = ARGV[3], ARGV[4]
 local now = now_ms()
 
+-- Read the groups into one row per task.
+local ids, specs, prio_of, delay_of, at_of, name_of, key_of = {}, {}, {}, {}, {}, {}, {}
+local i = 5
+while i <= #ARGV do
+  local prio, delay, at, name, keyed, count =
+    ARGV[i], tonumber(ARGV[i + 1]), tonumber(ARGV[i + 2]), ARGV[i + 3], ARGV[i + 4] == '1', tonumber(ARGV[i + 5])
+  i = i + 6
+  for _ = 1, count do
+    local n = #ids + 1
+    ids[n], specs[n], prio_of[n], delay_of[n], at_of[n], name_of[n] = ARGV[i], ARGV[i + 1], prio, delay, at, name
+    key_of[n] = keyed and ARGV[i + 2] or ''
+    i = i + (keyed and 3 or 2)
+  end
+end
+
 -- Validate and decide everything first; write only afterwards.
-local ids = {}
-for i = 5, #ARGV, 7 do ids[#ids + 1] = ARGV[i] end
 local existing = hmget(states, ids)
 local out, first_of_key, created = {}, {}, {}  -- key -> id; id -> state, for this call
 local w_task, w_state, w_prio, w_due, w_ready, w_sched, w_idem, w_exp = {}, {}, {}, {}, {}, {}, {}, {}
 local per_task = {}
 for n, id in ipairs(ids) do
-  local base = 5 + (n - 1) * 7
-  local spec, prio, delay, at = ARGV[base + 1], ARGV[base + 2], tonumber(ARGV[base + 3]), tonumber(ARGV[base + 4])
-  local key, name = ARGV[base + 5], ARGV[base + 6]
+  local spec, prio, delay, at, key, name = specs[n], prio_of[n], delay_of[n], at_of[n], key_of[n], name_of[n]
   local first = nil
   if key ~= '' then
     first = first_of_key[key]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dtq.store import calls
 from dtq.task import TaskRequest, decode_spec
 from tests.redis.scripts.conftest import Queue
 
@@ -65,3 +66,23 @@ async def test_each_claim_counts_an_attempt(queue: Queue) -> None:
     await queue.client.redis.zadd(queue.keys.ready, {first.id: 0})
     (again,) = (await queue.claim(token="b")).tasks
     assert again.attempt == 5
+
+
+async def test_a_repeated_claim_returns_the_same_batch_instead_of_claiming_more(queue: Queue) -> None:
+    ids = await queue.add(5)
+    first = await queue.claim(2, token="w#7")
+    again = await queue.claim(2, token="w#7")  # a resend after a lost reply
+    assert [t.id for t in again.tasks] == [t.id for t in first.tasks] == ids[:2]
+    assert [t.attempt for t in again.tasks] == [1, 1]
+    assert [t.ready_ms for t in again.tasks] == [t.ready_ms for t in first.tasks]
+    assert await queue.client.redis.zcard(queue.keys.ready) == 3
+    assert len((await queue.claim(2, token="w#8")).tasks) == 2  # a new token claims new tasks
+
+
+async def test_a_repeated_claim_leaves_out_tasks_it_no_longer_holds(queue: Queue) -> None:
+    await queue.add(2)
+    first = await queue.claim(2, token="w#1")
+    done = calls.Success(first.tasks[0].id, "w#1", "t", None)
+    await queue.scripts.run(calls.complete(queue.keys, [done], queue.retention))
+    again = await queue.claim(2, token="w#1")
+    assert [t.id for t in again.tasks] == [first.tasks[1].id]
