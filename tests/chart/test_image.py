@@ -160,11 +160,6 @@ def test_dockerignore_sends_only_what_the_build_copies() -> None:
         assert not dockerignore_allows(path), path
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="pyproject.toml [tool.setuptools.package-data] lists store/lua/*.lua but not store/lua/include/*.lua, "
-    "so the image's (non-editable) install lacks the Lua includes; remove this mark with the fix",
-)
 def test_package_data_ships_every_lua_file_the_image_needs() -> None:
     project = tomllib.loads((REPO / "pyproject.toml").read_text())
     patterns = project["tool"]["setuptools"]["package-data"]["dtq"]
