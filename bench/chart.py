@@ -27,10 +27,10 @@ def _panel(ax: Axes, chart: Chart) -> None:
         low = [b.spread.median - b.spread.min for b in present]
         high = [b.spread.max - b.spread.median for b in present]
         ax.bar(xs, medians, width, yerr=[low, high], capsize=3, label=name)
-        for x, m in zip(xs, medians, strict=True):
+        for x, m, b in zip(xs, medians, present, strict=True):
             ax.annotate(
                 f"{m:,.0f}" if m >= 10 else f"{m:.1f}",
-                (x, m),
+                (x, b.spread.max),
                 ha="center",
                 va="bottom",
                 fontsize=7,

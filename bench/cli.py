@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import importlib.util
 import shutil
 import signal
 import subprocess
@@ -13,7 +14,7 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from bench import chart, contenders, machine, report, workloads
+from bench import contenders, machine, report, workloads
 from bench.config import FULL, QUICK
 from bench.contender import Contender
 from bench.context import Context
@@ -117,8 +118,11 @@ def main(argv: Sequence[str] | None = None) -> None:
         config = dataclasses.replace(config, drain_n=args.drain_n)
     chosen = contenders.select(args.only)
     selected = workloads.select(args.workloads)
-    if shutil.which("redis-server") is None:
-        sys.exit("redis-server is not on PATH")
+    for tool in ("redis-server", "redis-benchmark"):
+        if shutil.which(tool) is None:
+            sys.exit(f"{tool} is not on PATH")
+    if importlib.util.find_spec("matplotlib") is None:
+        sys.exit("matplotlib is missing: .venv/bin/pip install -r bench/requirements/harness.txt")
     work_dir = BENCH_DIR / ".work"
     out_dir = work_dir / "results" if config.quick else BENCH_DIR / "results"
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -146,6 +150,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     info = report.RunInfo(command, started_wall, time.monotonic() - started, facts)
     text = report.render(info, chosen, ctx.envs, ctx.failures, sections)
     (out_dir / "latest.md").write_text(text)
+    from bench import chart  # noqa: PLC0415 - after the check above, so a missing matplotlib is explained
+
     charts = [c for s in sections for c in s.charts]
     chart.render(charts, f"{facts['CPU']}, {facts['Cores']} cores", out_dir / "latest.png")
     print(f"wrote {out_dir / 'latest.md'} and {out_dir / 'latest.png'}")
