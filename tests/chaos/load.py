@@ -34,6 +34,7 @@ class Producer:
         body: Callable[[str], dict[str, Any]] | None = None,
         path: str = "/tasks",
         name: str = "t",
+        latencies: list[tuple[float, float]] | None = None,
     ) -> None:
         self.http = http
         self.ledger = ledger
@@ -44,6 +45,8 @@ class Producer:
         self._numbers = itertools.count()
         self._name = name
         self._stop = asyncio.Event()
+        self.latencies = latencies  # (seconds since start, seconds the request took) per 200
+        self._began = time.monotonic()
 
     def stop(self) -> None:
         self._stop.set()
@@ -78,6 +81,7 @@ class Producer:
             await asyncio.sleep(0.2)
 
     async def _post(self, ref: str, body: dict[str, Any]) -> str:
+        began = time.monotonic()
         try:
             response = await self.http.post(self.path, json=body)
         except httpx.TimeoutException:
@@ -87,6 +91,8 @@ class Producer:
             self.ledger.record(ref, type(exc).__name__)
             return type(exc).__name__
         status = str(response.status_code)
+        if self.latencies is not None and response.status_code == 200:
+            self.latencies.append((began - self._began, time.monotonic() - began))
         task_id = response.json().get("id") if response.status_code == 200 else None
         self.ledger.record(ref, status, task_id)
         return status

@@ -46,53 +46,6 @@ def mixed_sleep(ref: str) -> dict[str, Any]:
     return {"task": "chaos", "payload": {"ref": ref, "sleep": round(seconds, 4)}}
 
 
-STRANDED_CLAIMS = (
-    "known dtq bug: a claim whose reply is lost (or that redis-py resends) strands its tasks until their "
-    "lease expires, which counts as a failed attempt; with max_retries 0 they die unrun "
-    "(tests/chaos/test_lost_claim_reply.py)"
-)
-
-
-def stranded(acc: Accounting) -> list[str]:
-    """Lost refs whose task died as LeaseExpired without ever starting: the stranded-claim bug."""
-    found = []
-    for ref in acc.lost:
-        records = [acc.records[i] for i in acc.ids_of.get(ref, ()) if i in acc.records]
-        if (
-            not acc.starts.get(ref)
-            and records
-            and all(r.error is not None and r.error.type == "LeaseExpired" for r in records)
-        ):
-            found.append(ref)
-    return found
-
-
-RESET_RUNTIME_ERROR = "the handler is closed"
-RESET_BUG = (
-    "known dtq bug: under uvloop, reusing a connection whose peer reset it raises RuntimeError (not a Redis "
-    "connection error): the API answers 500, schedulers exit, workers stop claiming "
-    "(tests/chaos/test_connection_reset.py)"
-)
-
-
-def reset_bug_seen(cluster: Cluster) -> int:
-    """Log lines of every process that show the reset-connection RuntimeError."""
-    return sum(cluster.log_count(role, RESET_RUNTIME_ERROR) for role in ("api", "worker", "scheduler"))
-
-
-def settle_or_known_bug(verdict: Verdict, acc: Accounting) -> None:
-    """Settle the verdict, but report a run whose only failures are stranded claims as an expected
-    failure naming the bug (every other failure still fails the test)."""
-    lost_unrun = stranded(acc)
-    verdict.facts["stranded_claims_lost"] = len(lost_unrun)
-    failed = {c["check"] for c in verdict.checks if not c["ok"]}
-    explained = failed <= {"lost", "dead-lettered"} and len(lost_unrun) == len(acc.lost) == len(acc.dead)
-    if failed and explained:
-        path = verdict.write()
-        pytest.xfail(f"{STRANDED_CLAIMS}: {len(lost_unrun)} task(s) lost, e.g. {lost_unrun[:3]}; verdict in {path}")
-    verdict.settle()
-
-
 async def drain(cluster: Cluster, timeout: float) -> float | None:
     """Wait until no task is ready, scheduled, retrying or active; seconds taken, None on timeout."""
 

@@ -1,9 +1,9 @@
-"""The smallest reproduction of what scenario 6 found: connections reset while idle.
+"""Connections reset while idle: the smallest reproduction of a bug scenario 6 found (now fixed).
 
 After the proxy resets every connection, each dtq process still holds pooled connections whose
-transport is closed. Reusing one must end in a connection error that redis-py retries (or that
-dtq reports as Redis being unavailable), and every process must carry on: the API answers 200
-or 503 (never 500), the scheduler keeps promoting, the worker keeps running tasks.
+transport is closed. Under uvloop, reusing one raised RuntimeError rather than a connection error:
+the API answered 500, the scheduler exited and the worker stopped claiming. Every process must
+carry on: the API answers 200 or 503 (never 500), the scheduler promotes, the worker runs tasks.
 """
 
 from __future__ import annotations

@@ -1,10 +1,10 @@
-"""The smallest reproduction of what scenarios 5 and 6 found: a claim whose reply is lost.
+"""A claim whose reply is lost: the smallest reproduction of a bug scenario 5 found (now fixed).
 
-Redis runs the claim (the task becomes active under the worker's lease token) but the reply
-never reaches the worker, which therefore never runs the task. When the lease expires the
-scheduler counts the lost run as a failed attempt; a task with max_retries 0 goes straight to
-the dead-letter queue as LeaseExpired without ever having started: an acknowledged task lost.
-redis-py's own resend of a timed-out claim strands tasks the same way (scenario 5).
+Redis runs the claim (the task becomes active under the worker's lease token) but the reply never
+reaches the worker. Before the fix the worker never ran the task; when the lease expired the lost
+run counted as an attempt, so a task with max_retries 0 went to the dead-letter queue as
+LeaseExpired without ever having started: an acknowledged task lost. redis-py's own resend of a
+timed-out claim stranded tasks the same way. Now a repeated claim token gets the same batch back.
 """
 
 from __future__ import annotations
