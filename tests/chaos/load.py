@@ -76,7 +76,8 @@ class Producer:
         deadline = time.monotonic() + RETRY_FOR
         while True:
             status = await self._post(ref, body)
-            if status == "200" or status.startswith("4") or not keyed or time.monotonic() > deadline:
+            done = status == "200" or status.startswith("4") or status == "500"  # a 500 is a bug: fail, don't insist
+            if done or not keyed or time.monotonic() > deadline:
                 return
             await asyncio.sleep(0.2)
 
