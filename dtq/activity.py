@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from redis.asyncio import Redis
 
 from dtq.keys import QueueKeys
-from dtq.store.connection import redis_errors, text
+from dtq.store.connection import redis_errors
 
 EVENTS = ("enqueued", "succeeded", "failed", "retried", "dead", "cancelled")
 
@@ -37,16 +37,15 @@ async def minutes(redis: Redis, queues: Sequence[QueueKeys], span: int = 60, now
         now = float(seconds)
     current = int(now // 60)
     wanted = list(range(current - span + 1, current + 1))
+    fields = [f"{minute}:{event}" for minute in wanted for event in EVENTS]
     with redis_errors():
         async with redis.pipeline(transaction=False) as pipe:
             for keys in queues:
-                for minute in wanted:
-                    pipe.hgetall(keys.stats(minute))
+                pipe.hmget(keys.activity, fields)  # one command per queue, whatever the span
             replies = await pipe.execute()
     totals = [dict.fromkeys(EVENTS, 0) for _ in wanted]
-    for index, reply in enumerate(replies):
-        bucket = totals[index % len(wanted)]
-        for event, count in reply.items():
-            name = text(event)
-            bucket[name] = bucket.get(name, 0) + int(count)
+    for reply in replies:
+        for index, count in enumerate(reply):
+            if count is not None:
+                totals[index // len(EVENTS)][EVENTS[index % len(EVENTS)]] += int(count)
     return [Minute(minute * 60, counts) for minute, counts in zip(wanted, totals, strict=True)]

@@ -106,13 +106,9 @@ class QueueKeys:
         return self.base + "totals"
 
     @property
-    def stats_prefix(self) -> str:
-        """Prefix of the per-minute counter hashes `stats:<minute>` (fields = events)."""
-        return self.base + "stats:"
-
-    def stats(self, minute: int) -> str:
-        """hash: counters of one minute (ms // 60000); expires after the stats retention."""
-        return f"{self.stats_prefix}{minute}"
+    def activity(self) -> str:
+        """hash: "<minute>:<event>" -> count (minute = ms // 60000); old minutes are trimmed."""
+        return self.base + "activity"
 
     def histogram(self, name: str) -> str:
         """hash: bucket upper bound (or `sum`, `count`) -> observations of a latency histogram."""

@@ -24,7 +24,7 @@ from dtq.keys import QueueKeys, queue_of_channel
 from dtq.settings import Settings
 from dtq.store import calls
 from dtq.store.calls import Promotion
-from dtq.upkeep import sleep_unless
+from dtq.upkeep import sleep_unless, stop_tasks
 from dtq.wakeup import Listener
 
 log = logging.getLogger("dtq.scheduler")
@@ -56,6 +56,7 @@ class Scheduler:
         self._stop_requested = asyncio.Event()
         self._wake = asyncio.Event()
         self._listener_task: asyncio.Task[None] | None = None
+        self._listener: Listener | None = None
 
     def request_stop(self) -> None:
         """Stop after the current sweep (idempotent, safe from a signal handler)."""
@@ -66,7 +67,7 @@ class Scheduler:
         """Sweep until `request_stop()`."""
         try:
             await self._connect()
-            listener = Listener(
+            listener = self._listener = Listener(
                 self.client.redis, self._on_notification, patterns=[self.client.global_keys.scheduler_pattern]
             )
             self._listener_task = asyncio.create_task(listener.run(), name="dtq-scheduler-notifications")
@@ -89,9 +90,10 @@ class Scheduler:
                 await sleep_unless(self._stop_requested, RECONNECT_DELAY)
 
     async def _close(self) -> None:
+        if self._listener is not None:
+            self._listener.stop()
         if self._listener_task is not None:
-            self._listener_task.cancel()
-            await asyncio.gather(self._listener_task, return_exceptions=True)
+            await stop_tasks([self._listener_task])
         await self.client.close()
         self.state = SchedulerState.STOPPED
         log.info("scheduler stopped (%d promoted, %d recovered)", self.promoted, self.recovered)

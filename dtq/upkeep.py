@@ -31,3 +31,15 @@ async def sleep_unless(event: asyncio.Event, seconds: float) -> bool:
     except TimeoutError:
         return False
     return True
+
+
+async def stop_tasks(tasks: list[asyncio.Task[None]], grace: float = 3.0) -> None:
+    """Cancel `tasks` and wait for them, at most `grace` seconds: a library that swallows a
+    cancellation must not be able to hang a process's shutdown."""
+    for task in tasks:
+        task.cancel()
+    if not tasks:
+        return
+    _, pending = await asyncio.wait(tasks, timeout=grace)
+    for task in pending:
+        log.warning("background task %s did not stop within %.0fs; leaving it", task.get_name(), grace)

@@ -17,6 +17,7 @@ from redis.asyncio import Redis
 log = logging.getLogger("dtq.wakeup")
 
 RECONNECT_DELAY = 0.5
+READ_TIMEOUT = 1.0  # seconds a read waits before the listener checks whether it should stop
 
 
 class Listener:
@@ -35,10 +36,19 @@ class Listener:
         self.channels = list(channels)
         self.patterns = list(patterns)
         self.subscribed = asyncio.Event()
+        self._stopping = False
+
+    def stop(self) -> None:
+        """Ask `run()` to return (within READ_TIMEOUT seconds).
+
+        Listeners stop on this flag rather than by cancellation: redis-py 8 sometimes loses a
+        cancellation that arrives during a pub/sub read, leaving the task reading forever.
+        """
+        self._stopping = True
 
     async def run(self) -> None:
-        """Listen until cancelled, resubscribing after any connection failure."""
-        while True:
+        """Listen until `stop()`, resubscribing after any connection failure."""
+        while not self._stopping:
             try:
                 await self._listen()
             except asyncio.CancelledError:
@@ -48,7 +58,8 @@ class Listener:
             except Exception:
                 log.exception("notification listener failed; resubscribing")
             self.subscribed.clear()
-            await asyncio.sleep(RECONNECT_DELAY)
+            if not self._stopping:
+                await asyncio.sleep(RECONNECT_DELAY)
 
     async def _listen(self) -> None:
         pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
@@ -59,8 +70,8 @@ class Listener:
                 await pubsub.psubscribe(*self.patterns)
             self.subscribed.set()
             self.on_message("", "reconnected")
-            while True:
-                message = await pubsub.get_message(timeout=None)
+            while not self._stopping:
+                message = await pubsub.get_message(timeout=READ_TIMEOUT)
                 if message is None:
                     continue
                 channel, data = message["channel"], message["data"]

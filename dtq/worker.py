@@ -43,7 +43,7 @@ from dtq.settings import Settings
 from dtq.store import calls
 from dtq.store.calls import Burial, ClaimedTask, Failure, HandBack, Lease, LeaseVerdict, Success
 from dtq.task import TaskSpec, decode_spec
-from dtq.upkeep import every, sleep_unless
+from dtq.upkeep import every, sleep_unless, stop_tasks
 from dtq.wakeup import Listener
 
 log = logging.getLogger("dtq.worker")
@@ -126,6 +126,7 @@ class Worker:
         self._outbox_ready = asyncio.Event()
         self._all_settled = asyncio.Event()
         self._background: list[asyncio.Task[None]] = []
+        self._listener: Listener | None = None
         self._claimer: asyncio.Task[None] | None = None
         self._started_at = 0.0
 
@@ -156,7 +157,7 @@ class Worker:
         except OSError as exc:
             raise ConfigError(f"DTQ_WORKER_HEALTH_FILE: cannot write {heartbeat_path}: {exc}") from exc
         await self._connect()
-        listener = Listener(
+        listener = self._listener = Listener(
             self.client.redis, self._on_notification, channels=[self.client.keys(q).worker_channel for q in self.queues]
         )
         ws = self.settings.worker
@@ -194,13 +195,13 @@ class Worker:
         await self._drain(self.settings.worker.shutdown_grace)
         await self._hand_back_unfinished()
         self._upkeep_stop.set()
+        if self._listener is not None:
+            self._listener.stop()
         try:
             await self._latency.flush(self.client.redis, self.client.keys)
         except RedisUnavailable as exc:
             log.warning("could not record latency histograms: %s", exc)
-        for task in self._background:
-            task.cancel()
-        await asyncio.gather(*self._background, return_exceptions=True)
+        await stop_tasks(self._background)
         try:
             await heartbeat.withdraw(self.client.redis, self.client.global_keys, self.id)
         except RedisUnavailable as exc:

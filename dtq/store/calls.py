@@ -68,7 +68,7 @@ class Enqueued(msgspec.Struct, frozen=True):
 
 def enqueue(keys: QueueKeys, tasks: Sequence[PreparedTask], retention: RetentionSettings) -> Call[list[Enqueued]]:
     """Store `tasks`, all of one queue."""
-    args: list[Arg] = [ms(retention.idempotency), ms(retention.stats), keys.worker_channel, keys.scheduler_channel]
+    args: list[Arg] = [ms(retention.idempotency), keys.worker_channel, keys.scheduler_channel]
     # Tasks sharing their options travel as one group: 2 arguments per task instead of 7.
     groups: dict[tuple[int, int, int, str, bool], list[int]] = {}
     for index, t in enumerate(tasks):
@@ -92,7 +92,7 @@ def enqueue(keys: QueueKeys, tasks: Sequence[PreparedTask], retention: Retention
     return Call(
         "enqueue",
         (keys.ready, keys.scheduled, *columns, keys.column("due"), keys.idempotency, keys.idempotency_expiry,
-         keys.totals, keys.stats_prefix),
+         keys.totals, keys.activity),
         tuple(args),
         parse,
     )  # fmt: skip
@@ -238,8 +238,8 @@ def complete(keys: QueueKeys, items: Sequence[Success], retention: RetentionSett
     cols = ("state", "run", "result", "cancel")
     return Call(
         "complete",
-        (keys.active, keys.succeeded, *(keys.column(c) for c in cols), keys.totals, keys.stats_prefix),
-        (ms(retention.stats), *args),
+        (keys.active, keys.succeeded, *(keys.column(c) for c in cols), keys.totals, keys.activity),
+        tuple(args),
         _in_item_order(order, bool),
     )
 
@@ -251,8 +251,8 @@ def retry(keys: QueueKeys, items: Sequence[Failure], retention: RetentionSetting
     return Call(
         "retry",
         (keys.active, keys.retrying, keys.ready, *(keys.column(c) for c in cols), keys.cancelled, keys.totals,
-         keys.stats_prefix),
-        (ms(retention.stats), keys.worker_channel, keys.scheduler_channel, *args),
+         keys.activity),
+        (keys.worker_channel, keys.scheduler_channel, *args),
         _in_item_order(order, bool),
     )  # fmt: skip
 
@@ -266,8 +266,8 @@ def bury(
     cols = ("state", "run", "error", "cancel")
     return Call(
         "bury",
-        (keys.active, target, *(keys.column(c) for c in cols), keys.totals, keys.stats_prefix),
-        (final, ms(retention.stats), *args),
+        (keys.active, target, *(keys.column(c) for c in cols), keys.totals, keys.activity),
+        (final, *args),
         _in_item_order(order, bool),
     )
 
@@ -346,8 +346,8 @@ def requeue_expired(keys: QueueKeys, limit: int, retention: RetentionSettings) -
     return Call(
         "requeue_expired",
         (keys.active, keys.ready, keys.dead, *(keys.column(c) for c in cols), keys.cancelled, keys.totals,
-         keys.stats_prefix),
-        (limit, ms(retention.stats), keys.worker_channel),
+         keys.activity),
+        (limit, keys.worker_channel),
         lambda reply: Recovery(int(reply[0]), int(reply[1]), int(reply[2])),
     )  # fmt: skip
 
@@ -366,8 +366,16 @@ def expire(keys: QueueKeys, limit: int, retention: RetentionSettings) -> Call[Ex
     """Delete records past their retention, and dead records beyond the cap."""
     return Call(
         "expire",
-        (keys.succeeded, keys.cancelled, keys.dead, keys.idempotency, keys.idempotency_expiry, *keys.columns),
-        (limit, ms(retention.finished), ms(retention.dead), retention.dead_max),
+        (
+            keys.succeeded,
+            keys.cancelled,
+            keys.dead,
+            keys.idempotency,
+            keys.idempotency_expiry,
+            keys.activity,
+            *keys.columns,
+        ),
+        (limit, ms(retention.finished), ms(retention.dead), retention.dead_max, ms(retention.stats)),
         lambda reply: Expiry(int(reply[0]), int(reply[1]), int(reply[2]), bool(reply[3])),
     )
 
@@ -397,8 +405,8 @@ def cancel(keys: QueueKeys, task_id: str, retention: RetentionSettings) -> Call[
     return Call(
         "cancel",
         (keys.ready, keys.scheduled, keys.retrying, keys.cancelled, keys.column("state"), keys.column("cancel"),
-         keys.stats_prefix),
-        (task_id, ms(retention.stats), keys.worker_channel),
+         keys.activity),
+        (task_id, keys.worker_channel),
         lambda reply: CancelOutcome(Cancelled(int(reply[0])), _text(reply[1])),
     )  # fmt: skip
 

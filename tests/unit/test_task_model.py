@@ -76,7 +76,7 @@ def test_ids_are_uuid7_unique_and_sorted_by_creation() -> None:
 
 def test_queue_keys_share_one_hash_tag() -> None:
     keys = queue_keys("dtq", "emails")
-    every = [keys.ready, keys.active, keys.dead, keys.paused, keys.totals, *keys.columns, keys.stats(1)]
+    every = [keys.ready, keys.active, keys.dead, keys.paused, keys.totals, *keys.columns, keys.activity]
     assert all(k.startswith("dtq:{emails}:") for k in every)
     assert queue_of_channel("dtq", keys.worker_channel) == "emails"
     assert queue_of_channel("dtq", "other:thing") is None

@@ -6,9 +6,9 @@
 -- KEYS[1] dtq:{q}:active                zset   KEYS[5] dtq:{q}:t:error   hash id -> error JSON
 -- KEYS[2] dtq:{q}:dead or :cancelled    zset, score = ms it ended       KEYS[6] dtq:{q}:t:cancel hash
 -- KEYS[3] dtq:{q}:t:state               hash   KEYS[7] dtq:{q}:totals    hash
--- KEYS[4] dtq:{q}:t:run                 hash   KEYS[8] dtq:{q}:stats:    prefix; minute appended
--- ARGV[1] final state: 'dead' or 'cancelled'   ARGV[2] stats TTL, ms
--- ARGV[3..] groups: lease token, task name, count, then per task: id, error JSON
+-- KEYS[4] dtq:{q}:t:run                 hash   KEYS[8] dtq:{q}:activity  hash "<minute>:<event>" -> n
+-- ARGV[1] final state: 'dead' or 'cancelled'
+-- ARGV[2..] groups: lease token, task name, count, then per task: id, error JSON
 -- Returns: per task, in argument order, 1 = recorded, 0 = lease lost (nothing written for it)
 -- @include now
 -- @include bulk
@@ -17,13 +17,13 @@
 -- @include held
 local active, final_set, states, runs, errors, cancels, totals, stats =
   KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8]
-local final_state, stats_ttl = ARGV[1], tonumber(ARGV[2])
+local final_state = ARGV[1]
 if final_state ~= 'dead' and final_state ~= 'cancelled' then
   return redis.error_reply('bury: final state must be dead or cancelled')
 end
 local now = now_ms()
 
-local list = entries(3, 2)
+local list = entries(2, 2)
 local verdicts, kept = check_held(states, runs, list)
 if #kept == 0 then return verdicts end
 local gone = ids_at(list, kept)
@@ -40,6 +40,6 @@ bulk('HSET', errors, w_error)
 if redis.call('HLEN', cancels) > 0 then bulk('HDEL', cancels, gone) end
 bulk('ZREM', active, gone)
 bulk('ZADD', final_set, w_final)
-if final_state == 'dead' then count_event(totals, stats, now, stats_ttl, 'failed', per_task) end
-count_event(totals, stats, now, stats_ttl, final_state, per_task)
+if final_state == 'dead' then count_event(totals, stats, now, 'failed', per_task) end
+count_event(totals, stats, now, final_state, per_task)
 return verdicts

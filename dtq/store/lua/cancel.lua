@@ -5,15 +5,15 @@
 --
 -- KEYS[1] dtq:{q}:ready      zset   KEYS[5] dtq:{q}:t:state    hash
 -- KEYS[2] dtq:{q}:scheduled  zset   KEYS[6] dtq:{q}:t:cancel   hash id -> ms of the request
--- KEYS[3] dtq:{q}:retrying   zset   KEYS[7] dtq:{q}:stats:     prefix; minute appended
+-- KEYS[3] dtq:{q}:retrying   zset   KEYS[7] dtq:{q}:activity   hash "<minute>:<event>" -> n
 -- KEYS[4] dtq:{q}:cancelled  zset, score = ms it was cancelled
--- ARGV[1] task id   ARGV[2] stats TTL, ms   ARGV[3] worker channel
+-- ARGV[1] task id   ARGV[2] worker channel
 -- Returns: {code, state}: 1 = cancelled now, 2 = cancel requested (the task is active),
 --          0 = already final (state says which), -1 = no such task
 -- @include now
-local ready, scheduled, retrying, cancelled, states, cancels, stats =
+local ready, scheduled, retrying, cancelled, states, cancels, activity =
   KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7]
-local id, stats_ttl, worker_channel = ARGV[1], tonumber(ARGV[2]), ARGV[3]
+local id, worker_channel = ARGV[1], ARGV[2]
 
 local state = redis.call('HGET', states, id)
 if not state then return {-1, ''} end
@@ -23,9 +23,7 @@ if waiting_in[state] then
   redis.call('ZREM', waiting_in[state], id)
   redis.call('HSET', states, id, 'cancelled')
   redis.call('ZADD', cancelled, now, id)
-  local minute = stats .. math.floor(now / 60000)
-  redis.call('HINCRBY', minute, 'cancelled', 1)
-  redis.call('PEXPIRE', minute, stats_ttl)
+  redis.call('HINCRBY', activity, math.floor(now / 60000) .. ':cancelled', 1)
   return {1, 'cancelled'}
 end
 if state == 'active' then

@@ -6,9 +6,8 @@
 -- KEYS[1] dtq:{q}:active     zset   KEYS[5] dtq:{q}:t:result  hash id -> result JSON
 -- KEYS[2] dtq:{q}:succeeded  zset, score = ms it succeeded   KEYS[6] dtq:{q}:t:cancel hash
 -- KEYS[3] dtq:{q}:t:state    hash   KEYS[7] dtq:{q}:totals    hash event|task -> n
--- KEYS[4] dtq:{q}:t:run      hash   KEYS[8] dtq:{q}:stats:    prefix; minute appended
--- ARGV[1] stats TTL, ms
--- ARGV[2..] groups: lease token, task name, count, then per task: id, result JSON ('' = none)
+-- KEYS[4] dtq:{q}:t:run      hash   KEYS[8] dtq:{q}:activity  hash "<minute>:<event>" -> n
+-- ARGV[1..] groups: lease token, task name, count, then per task: id, result JSON ('' = none)
 -- Returns: per task, in argument order, 1 = recorded, 0 = lease lost (nothing written for it)
 -- @include now
 -- @include bulk
@@ -17,10 +16,9 @@
 -- @include held
 local active, succeeded, states, runs, results, cancels, totals, stats =
   KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8]
-local stats_ttl = tonumber(ARGV[1])
 local now = now_ms()
 
-local list = entries(2, 2)
+local list = entries(1, 2)
 local verdicts, kept = check_held(states, runs, list)
 if #kept == 0 then return verdicts end
 local gone = ids_at(list, kept)
@@ -37,5 +35,5 @@ if #w_result > 0 then bulk('HSET', results, w_result) end
 if redis.call('HLEN', cancels) > 0 then bulk('HDEL', cancels, gone) end
 bulk('ZREM', active, gone)
 bulk('ZADD', succeeded, w_done)
-count_event(totals, stats, now, stats_ttl, 'succeeded', per_task)
+count_event(totals, stats, now, 'succeeded', per_task)
 return verdicts

@@ -8,10 +8,9 @@
 -- KEYS[2] dtq:{q}:scheduled    zset   KEYS[7]  dtq:{q}:idem        hash key -> id
 -- KEYS[3] dtq:{q}:t:task       hash   KEYS[8]  dtq:{q}:idem:exp    zset key, score = expiry ms
 -- KEYS[4] dtq:{q}:t:state      hash   KEYS[9]  dtq:{q}:totals      hash event|task -> n
--- KEYS[5] dtq:{q}:t:prio       hash   KEYS[10] dtq:{q}:stats:      prefix; minute appended
--- ARGV[1] idempotency TTL, ms   ARGV[2] stats TTL, ms
--- ARGV[3] worker channel        ARGV[4] scheduler channel
--- ARGV[5..] groups of tasks that share their options: priority 0-9, delay ms, at ms (0 = use
+-- KEYS[5] dtq:{q}:t:prio       hash   KEYS[10] dtq:{q}:activity    hash "<minute>:<event>" -> n
+-- ARGV[1] idempotency TTL, ms   ARGV[2] worker channel   ARGV[3] scheduler channel
+-- ARGV[4..] groups of tasks that share their options: priority 0-9, delay ms, at ms (0 = use
 --           delay), task name, 1 if the tasks carry idempotency keys else 0, count; then per task:
 --           id, record JSON, and (keyed groups only) the idempotency key
 -- Returns: per task 3 values: code, id, state
@@ -23,13 +22,12 @@
 -- @include count
 local ready, scheduled, tasks, states, prios, dues, idem, idem_exp, totals, stats =
   KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10]
-local idem_ttl, stats_ttl = tonumber(ARGV[1]), tonumber(ARGV[2])
-local worker_channel, scheduler_channel = ARGV[3], ARGV[4]
+local idem_ttl, worker_channel, scheduler_channel = tonumber(ARGV[1]), ARGV[2], ARGV[3]
 local now = now_ms()
 
 -- Read the groups into one row per task.
 local ids, specs, prio_of, delay_of, at_of, name_of, key_of = {}, {}, {}, {}, {}, {}, {}
-local i = 5
+local i = 4
 while i <= #ARGV do
   local prio, delay, at, name, keyed, count =
     ARGV[i], tonumber(ARGV[i + 1]), tonumber(ARGV[i + 2]), ARGV[i + 3], ARGV[i + 4] == '1', tonumber(ARGV[i + 5])
@@ -94,6 +92,6 @@ if #w_task > 0 then
   if #w_idem > 0 then bulk('HSET', idem, w_idem); bulk('ZADD', idem_exp, w_exp) end
   if #w_ready > 0 then bulk('ZADD', ready, w_ready); redis.call('PUBLISH', worker_channel, 'ready') end
   if #w_sched > 0 then bulk('ZADD', scheduled, w_sched); redis.call('PUBLISH', scheduler_channel, 'due') end
-  count_event(totals, stats, now, stats_ttl, 'enqueued', per_task)
+  count_event(totals, stats, now, 'enqueued', per_task)
 end
 return out

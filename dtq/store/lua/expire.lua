@@ -1,26 +1,27 @@
 #!lua flags=allow-oom
 -- Retention: delete finished records whose time is up (succeeded and cancelled ones older than
 -- their retention, dead ones older than the dead TTL or beyond the dead-letter cap, oldest
--- first) and forget expired idempotency keys. Bounded by ARGV[1] per kind, so a large backlog
+-- first), forget expired idempotency keys, and drop per-minute counters older than their retention. Bounded by ARGV[1] per kind, so a large backlog
 -- is deleted over several calls without blocking Redis.
 --
 -- KEYS[1] dtq:{q}:succeeded  zset, score = ms it succeeded   KEYS[4] dtq:{q}:idem      hash
 -- KEYS[2] dtq:{q}:cancelled  zset, score = ms it was cancelled KEYS[5] dtq:{q}:idem:exp zset
 -- KEYS[3] dtq:{q}:dead       zset, score = ms it died
--- KEYS[6..13] dtq:{q}:t:<column>, every column of the task table
+-- KEYS[6] dtq:{q}:activity hash "<minute>:<event>" -> n; field "trimmed" = last minute dropped
+-- KEYS[7..14] dtq:{q}:t:<column>, every column of the task table
 -- ARGV[1] most records of each kind to delete   ARGV[2] retention of succeeded and cancelled, ms
--- ARGV[3] dead TTL, ms   ARGV[4] dead-letter cap
+-- ARGV[3] dead TTL, ms   ARGV[4] dead-letter cap   ARGV[5] retention of per-minute counters, ms
 -- Returns: {finished records deleted, dead records deleted, idempotency keys forgotten,
 --           1 if more remain to delete else 0}
 -- @include now
 -- @include bulk
-local succeeded, cancelled, dead, idem, idem_exp = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
-local limit, finished_ttl, dead_ttl, dead_max = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]),
-  tonumber(ARGV[4])
+local succeeded, cancelled, dead, idem, idem_exp, activity = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
+local limit, finished_ttl, dead_ttl, dead_max, stats_ttl = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]),
+  tonumber(ARGV[4]), tonumber(ARGV[5])
 local now = now_ms()
 
 local function forget(ids)
-  for k = 6, #KEYS do bulk('HDEL', KEYS[k], ids) end
+  for k = 7, #KEYS do bulk('HDEL', KEYS[k], ids) end
 end
 local more = 0
 local function due(key, upto)
@@ -47,4 +48,20 @@ if #dead_ids > 0 then bulk('ZREM', dead, dead_ids); forget(dead_ids) end
 
 local keys = due(idem_exp, now)
 if #keys > 0 then bulk('ZREM', idem_exp, keys); bulk('HDEL', idem, keys) end
+
+-- Per-minute counters: drop every minute since the last one dropped, up to the cutoff.
+local cutoff = math.floor((now - stats_ttl) / 60000)
+local trimmed = tonumber(redis.call('HGET', activity, 'trimmed') or (cutoff - 1))
+local upto = math.min(cutoff, trimmed + 180)
+if upto > trimmed then
+  local fields = {}
+  for minute = trimmed + 1, upto do
+    for _, event in ipairs({'enqueued', 'succeeded', 'failed', 'retried', 'dead', 'cancelled'}) do
+      fields[#fields + 1] = minute .. ':' .. event
+    end
+  end
+  bulk('HDEL', activity, fields)
+  redis.call('HSET', activity, 'trimmed', upto)
+  if upto < cutoff then more = 1 end
+end
 return {finished_count, #dead_ids, #keys, more}

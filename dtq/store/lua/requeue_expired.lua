@@ -9,8 +9,8 @@
 -- KEYS[3] dtq:{q}:dead      zset   KEYS[9]  dtq:{q}:t:cancel    hash
 -- KEYS[4] dtq:{q}:t:task    hash   KEYS[10] dtq:{q}:cancelled   zset
 -- KEYS[5] dtq:{q}:t:state   hash   KEYS[11] dtq:{q}:totals      hash
--- KEYS[6] dtq:{q}:t:run     hash   KEYS[12] dtq:{q}:stats:      prefix; minute appended
--- ARGV[1] most tasks to recover   ARGV[2] stats TTL, ms   ARGV[3] worker channel
+-- KEYS[6] dtq:{q}:t:run     hash   KEYS[12] dtq:{q}:activity    hash "<minute>:<event>" -> n
+-- ARGV[1] most tasks to recover   ARGV[2] worker channel
 -- Returns: {tasks requeued, tasks dead-lettered, tasks cancelled}
 -- @include now
 -- @include band
@@ -19,7 +19,7 @@
 -- @include settle_cancelled
 local active, ready, dead, tasks, states, runs, prios, errors, cancels, cancelled, totals, stats =
   KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10], KEYS[11], KEYS[12]
-local limit, stats_ttl, worker_channel = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3]
+local limit, worker_channel = tonumber(ARGV[1]), ARGV[2]
 local now = now_ms()
 
 local ids = redis.call('ZRANGE', active, '-inf', now, 'BYSCORE', 'LIMIT', 0, limit)
@@ -59,7 +59,7 @@ if #w_state > 0 then
 end
 if #w_dead > 0 then bulk('ZADD', dead, w_dead) end
 if #w_ready > 0 then bulk('ZADD', ready, w_ready); redis.call('PUBLISH', worker_channel, 'ready') end
-count_event(totals, stats, now, stats_ttl, 'failed', failed)
-count_event(totals, stats, now, stats_ttl, 'retried', retried)
-count_event(totals, stats, now, stats_ttl, 'dead', buried)
+count_event(totals, stats, now, 'failed', failed)
+count_event(totals, stats, now, 'retried', retried)
+count_event(totals, stats, now, 'dead', buried)
 return {#w_ready / 2, #w_dead / 2, n_cancelled}

@@ -7,9 +7,9 @@
 -- KEYS[3] dtq:{q}:ready      zset   KEYS[9]  dtq:{q}:t:cancel   hash
 -- KEYS[4] dtq:{q}:t:state    hash   KEYS[10] dtq:{q}:cancelled  zset, score = ms it was cancelled
 -- KEYS[5] dtq:{q}:t:run      hash   KEYS[11] dtq:{q}:totals     hash
--- KEYS[6] dtq:{q}:t:prio     hash   KEYS[12] dtq:{q}:stats:     prefix; minute appended
--- ARGV[1] stats TTL, ms   ARGV[2] worker channel   ARGV[3] scheduler channel
--- ARGV[4..] groups: lease token, task name, count, then per task: id, delay ms, error JSON
+-- KEYS[6] dtq:{q}:t:prio     hash   KEYS[12] dtq:{q}:activity   hash "<minute>:<event>" -> n
+-- ARGV[1] worker channel   ARGV[2] scheduler channel
+-- ARGV[3..] groups: lease token, task name, count, then per task: id, delay ms, error JSON
 -- Returns: per task, in argument order, 1 = will retry (or cancelled), 0 = lease lost
 -- @include now
 -- @include band
@@ -20,10 +20,10 @@
 -- @include settle_cancelled
 local active, retrying, ready, states, runs, prios, errors, dues, cancels, cancelled, totals, stats =
   KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10], KEYS[11], KEYS[12]
-local stats_ttl, worker_channel, scheduler_channel = tonumber(ARGV[1]), ARGV[2], ARGV[3]
+local worker_channel, scheduler_channel = ARGV[1], ARGV[2]
 local now = now_ms()
 
-local list = entries(4, 3)
+local list = entries(3, 3)
 local verdicts, kept = check_held(states, runs, list)
 if #kept == 0 then return verdicts end
 local ids = ids_at(list, kept)
@@ -34,7 +34,7 @@ for _, n in ipairs(kept) do
 end
 bulk('ZREM', active, ids)
 bulk('HSET', errors, w_error)
-count_event(totals, stats, now, stats_ttl, 'failed', failed)
+count_event(totals, stats, now, 'failed', failed)
 
 local rest = settle_cancelled(ids, cancels, states, cancelled, now)
 if #rest == 0 then return verdicts end
@@ -62,5 +62,5 @@ bulk('HSET', states, w_state)
 bulk('HSET', dues, w_due)
 if #w_later > 0 then bulk('ZADD', retrying, w_later); redis.call('PUBLISH', scheduler_channel, 'due') end
 if #w_now > 0 then bulk('ZADD', ready, w_now); redis.call('PUBLISH', worker_channel, 'ready') end
-count_event(totals, stats, now, stats_ttl, 'retried', retried)
+count_event(totals, stats, now, 'retried', retried)
 return verdicts

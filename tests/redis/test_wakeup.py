@@ -1,0 +1,24 @@
+"""The notification listener: delivers messages, and stops on its flag without cancellation
+(redis-py 8 can lose a cancellation that arrives during a pub/sub read)."""
+
+from __future__ import annotations
+
+import asyncio
+
+from dtq.client import Client
+from dtq.wakeup import READ_TIMEOUT, Listener
+
+
+async def test_delivers_messages_and_stops_on_its_flag(client: Client) -> None:
+    seen: list[tuple[str, str]] = []
+    channel = client.keys("q").worker_channel
+    listener = Listener(client.redis, lambda c, d: seen.append((c, d)), channels=[channel])
+    running = asyncio.create_task(listener.run())
+    await asyncio.wait_for(listener.subscribed.wait(), 5)
+    await client.redis.publish(channel, "ready")
+    async with asyncio.timeout(5):
+        while (channel, "ready") not in seen:
+            await asyncio.sleep(0.01)
+    assert seen[0] == ("", "reconnected")  # a (re)subscription is reported as a wake-up
+    listener.stop()  # no cancel: the flag alone ends run()
+    await asyncio.wait_for(running, READ_TIMEOUT + 2)
