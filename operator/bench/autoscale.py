@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import itertools
 import json
 import os
@@ -53,6 +54,7 @@ from tests.operator.emulator import EmulatorThread, wait_for  # noqa: E402
 from tests.support.redis_server import RedisServer  # noqa: E402
 
 NAMESPACE = "bench"
+OPEN_LOOP_WORKERS = 5
 CRD = ROOT / "charts" / "dtq" / "crds" / "workerautoscalers.dtq.dev.yaml"
 
 
@@ -69,6 +71,8 @@ class Shape:
     period: float = 120  # seconds of one high + one low phase
     high_rate: float = 60
     low_rate: float = 5
+    backlog_per_replica: int = 100
+    open_loop: bool = False  # the pool does not follow the replicas: 5 workers (40 tasks/s) drain the queue
 
 
 FULL = Shape()
@@ -80,9 +84,13 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="short run (reaction at poll 1s, 1 minute of load)")
     parser.add_argument("--only", choices=["reaction", "oscillation"], help="run one of the two measurements")
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
+    parser.add_argument("--backlog-per-replica", type=int, default=100, help="the oscillation's target (default 100)")
+    parser.add_argument("--open-loop", action="store_true",
+                        help="oscillation: 5 workers (40 tasks/s) drain the queue, whatever the replicas")  # fmt: skip
     args = parser.parse_args()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # unwind: stop the operator and Redis on the way out
-    shape = QUICK if args.quick else FULL
+    shape = dataclasses.replace(QUICK if args.quick else FULL, backlog_per_replica=args.backlog_per_replica,
+                                open_loop=args.open_loop)  # fmt: skip
     results: dict[str, Any] = {"shape": shape.__dict__}
     with tempfile.TemporaryDirectory() as scratch, EmulatorThread() as emulator:
         workdir = Path(scratch)
@@ -194,15 +202,16 @@ def _sleep_until(moment: float) -> None:
 def oscillation(kube: Kube, settings: Settings, shape: Shape) -> dict[str, Any]:
     name = "oscillation"
     kube.deployment(name, replicas=1)
-    kube.autoscaler(name, targetDeployment=name, queues=[name], backlogPerReplica=100, minReplicas=1,
-                    maxReplicas=10, pollInterval=shape.poll, scaleDownStabilization=shape.window,
+    kube.autoscaler(name, targetDeployment=name, queues=[name], backlogPerReplica=shape.backlog_per_replica,
+                    minReplicas=1, maxReplicas=10, pollInterval=shape.poll, scaleDownStabilization=shape.window,
                     cooldown=shape.window)  # fmt: skip
     seconds = shape.minutes * 60
-    print(f"oscillation: {seconds:.0f}s of {shape.high_rate:g}/{shape.low_rate:g} tasks/s, period {shape.period:g}s, "
-          f"poll {shape.poll}s, window {shape.window}s", flush=True)  # fmt: skip
+    loop = "open loop: 5 workers whatever the replicas" if shape.open_loop else "closed loop"
+    print(f"oscillation ({loop}): {seconds:.0f}s of {shape.high_rate:g}/{shape.low_rate:g} tasks/s, period "
+          f"{shape.period:g}s, poll {shape.poll}s, window {shape.window}s, backlogPerReplica "
+          f"{shape.backlog_per_replica}", flush=True)  # fmt: skip
     changes, peak = asyncio.run(_closed_loop(kube, settings, shape, name, seconds))
-    in_window = max((sum(1 for t, *_ in changes if start <= t < start + shape.window) for start, *_ in changes),
-                    default=0)  # fmt: skip
+    in_window = _most_in_window([t for t, _, _ in changes], shape.window)
     summary = {
         "seconds": seconds,
         "scale_changes": len(changes),
@@ -210,6 +219,7 @@ def oscillation(kube: Kube, settings: Settings, shape: Shape) -> dict[str, Any]:
         "scale_downs": sum(1 for _, before, after in changes if after < before),
         "reversals": sum(1 for a, b in itertools.pairwise(changes) if (a[2] > a[1]) != (b[2] > b[1])),
         "most_changes_in_one_window": in_window,
+        "most_reversals_in_one_window": _most_in_window(_reversal_times(changes), shape.window),
         "highest_replicas": max((to for _, _, to in changes), default=1),
         "highest_backlog": peak,
         "timeline": [{"t": round(t, 1), "from": before, "to": after} for t, before, after in changes],
@@ -218,6 +228,15 @@ def oscillation(kube: Kube, settings: Settings, shape: Shape) -> dict[str, Any]:
     for t, before, after in changes:
         print(f"  t={t:6.1f}s  {before} -> {after}")
     return summary
+
+
+def _reversal_times(changes: list[tuple[float, int, int]]) -> list[float]:
+    """When the scaling direction turned (up after down, or down after up)."""
+    return [b[0] for a, b in itertools.pairwise(changes) if (a[2] > a[1]) != (b[2] > b[1])]
+
+
+def _most_in_window(times: list[float], window: float) -> int:
+    return max((sum(1 for t in times if start <= t < start + window) for start in times), default=0)
 
 
 async def _closed_loop(
@@ -237,10 +256,11 @@ async def _closed_loop(
             if current != replicas:
                 changes.append((time.monotonic() - started, replicas, current))
                 replicas = current
-            while len(running) < replicas:  # "pods" start
+            pods = OPEN_LOOP_WORKERS if shape.open_loop else replicas
+            while len(running) < pods:  # "pods" start
                 worker = Worker(app, settings, queues=[name], concurrency=4)
                 running.append((worker, asyncio.create_task(worker.run())))
-            while len(running) > replicas:  # "pods" get SIGTERM and drain
+            while len(running) > pods:  # "pods" get SIGTERM and drain
                 worker, task = running.pop()
                 worker.request_stop()
                 stopping.append(task)
