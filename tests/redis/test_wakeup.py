@@ -11,14 +11,20 @@ from dtq.wakeup import READ_TIMEOUT, Listener
 
 async def test_delivers_messages_and_stops_on_its_flag(client: Client) -> None:
     seen: list[tuple[str, str]] = []
+    delivered = asyncio.Event()
+
+    def on_message(channel: str, data: str) -> None:
+        seen.append((channel, data))
+        if data == "ready":
+            delivered.set()
+
     channel = client.keys("q").worker_channel
-    listener = Listener(client.redis, lambda c, d: seen.append((c, d)), channels=[channel])
+    listener = Listener(client.redis, on_message, channels=[channel])
     running = asyncio.create_task(listener.run())
     await asyncio.wait_for(listener.subscribed.wait(), 5)
     await client.redis.publish(channel, "ready")
-    async with asyncio.timeout(5):
-        while (channel, "ready") not in seen:
-            await asyncio.sleep(0.01)
+    await asyncio.wait_for(delivered.wait(), 5)
+    assert (channel, "ready") in seen
     assert seen[0] == ("", "reconnected")  # a (re)subscription is reported as a wake-up
     listener.stop()  # no cancel: the flag alone ends run()
     await asyncio.wait_for(running, READ_TIMEOUT + 2)
