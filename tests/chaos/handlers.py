@@ -56,10 +56,12 @@ async def healed() -> bool:
 
 
 async def claimed_ms(ctx: dtq.TaskContext) -> int | None:
-    """When Redis says this attempt was claimed (its `t:started` column), by Redis's clock."""
+    """When Redis says this attempt was claimed, by Redis's clock (from the `t:run` column,
+    "attempt|started ms|lease token"), or None if that column does not describe this attempt."""
     keys = queue_keys(os.environ["DTQ_REDIS_KEY_PREFIX"], ctx.queue)
-    value = await _redis("DTQ_REDIS_URL").hget(keys.column("started"), ctx.id)
-    return int(value) if value is not None else None
+    value = await _redis("DTQ_REDIS_URL").hget(keys.column("run"), ctx.id)
+    attempt, started, token = (value or b"||").decode().split("|", 2)
+    return int(started) if token == ctx.token and attempt == str(ctx.attempt) else None
 
 
 @app.task(name="chaos", max_retries=3)

@@ -227,17 +227,17 @@ return out
 
 
 async def consistency(client: Client, queue: str = "default") -> list[str]:
-    """Problems with the stored structures: every task in exactly the set its state names,
-    lease tokens only on active tasks, no column without a record."""
+    """Problems with the stored structures: every task in exactly the set its state names, a run
+    record (attempt, claim time, lease token) for every active task, no state without a record."""
     keys = client.keys(queue)
     sets = {"queued": keys.ready, "scheduled": keys.scheduled, "retrying": keys.retrying, "active": keys.active,
             "succeeded": keys.succeeded, "cancelled": keys.cancelled, "dead": keys.dead}  # fmt: skip
-    names = [keys.column("state"), keys.column("task"), keys.column("token"), *sets.values()]
+    names = [keys.column("state"), keys.column("task"), keys.column("run"), *sets.values()]
     replies = await client.redis.eval(SNAPSHOT, len(names), *names)  # type: ignore[misc]
     flat = replies[0]
     states = {flat[i].decode(): flat[i + 1].decode() for i in range(0, len(flat), 2)}
     records = {k.decode() for k in replies[1]}
-    tokens = {k.decode() for k in replies[2]}
+    runs = {k.decode() for k in replies[2]}
     members = {state: {m.decode() for m in reply} for state, reply in zip(sets, replies[3:], strict=True)}
     problems = []
     if records != set(states):
@@ -246,8 +246,8 @@ async def consistency(client: Client, queue: str = "default") -> list[str]:
         homes = [s for s, m in members.items() if task_id in m]
         if homes != [state]:
             problems.append(f"{task_id}: state {state} but in sets {homes}")
-        if (task_id in tokens) != (state == "active"):
-            problems.append(f"{task_id}: state {state}, lease token {'present' if task_id in tokens else 'absent'}")
+        if state == "active" and task_id not in runs:
+            problems.append(f"{task_id}: active without a run record (attempt, lease token)")
     strays = set().union(*members.values()) - set(states)
     if strays:
         problems.append(f"{len(strays)} set members without a state, e.g. {sorted(strays)[:3]}")

@@ -67,6 +67,7 @@ async def test_sigterm_drain_under_load(form: Form, tmp_path: Path) -> None:
         await producing
         acc = await settle_run(cluster, ledger, verdict, drain_timeout=120, extra_bound=0)
         events = read_events(cluster.oracle)  # type: ignore[arg-type]
+        unknown_claims = sum(1 for e in events if e.kind == "start" and e.claimed is None)
         late_claims, finished_while_draining = [], 0
         for victim, signalled_ms, _ in drains:
             mine = [e for e in events if e.pid == victim.pid]
@@ -85,6 +86,7 @@ async def test_sigterm_drain_under_load(form: Form, tmp_path: Path) -> None:
         claims_after_signal_ms=sorted(late_claims),
     )
     verdict.check("acknowledged", acc.acknowledged == form.tasks, acc.acknowledged, form.tasks)
+    verdict.check("claim time of every start known", unknown_claims == 0, unknown_claims, 0)
     verdict.check("claims after the signal", all(ms <= SIGNAL_LATENCY_MS for ms in late_claims),
                   max(late_claims, default=0), f"none later than {SIGNAL_LATENCY_MS} ms after it")  # fmt: skip
     verdict.check("exit within grace", max(exits) <= GRACE + EXIT_SLACK, max(exits), f"<= {GRACE} + {EXIT_SLACK}s")
