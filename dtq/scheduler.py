@@ -15,16 +15,18 @@ import asyncio
 import logging
 import time
 from enum import StrEnum
+from pathlib import Path
 
 from redis.asyncio import Redis
 
+from dtq import heartbeat
 from dtq.client import Client
 from dtq.errors import RedisUnavailable
 from dtq.keys import QueueKeys, queue_of_channel
 from dtq.settings import Settings
 from dtq.store import calls
 from dtq.store.calls import Promotion
-from dtq.upkeep import sleep_unless, stop_tasks
+from dtq.upkeep import every, sleep_unless, stop_tasks
 from dtq.wakeup import Listener
 
 log = logging.getLogger("dtq.scheduler")
@@ -57,6 +59,7 @@ class Scheduler:
         self._wake = asyncio.Event()
         self._listener_task: asyncio.Task[None] | None = None
         self._listener: Listener | None = None
+        self._stamper: asyncio.Task[None] | None = None
 
     def request_stop(self) -> None:
         """Stop after the current sweep (idempotent, safe from a signal handler)."""
@@ -71,6 +74,11 @@ class Scheduler:
                 self.client.redis, self._on_notification, patterns=[self.client.global_keys.scheduler_pattern]
             )
             self._listener_task = asyncio.create_task(listener.run(), name="dtq-scheduler-notifications")
+            stamp = self.settings.scheduler.health_file
+            self._stamper = asyncio.create_task(
+                every(heartbeat.STAMP_INTERVAL, "health stamp", lambda: _stamp(stamp), self._stop_requested),
+                name="dtq-scheduler-stamp",
+            )
             self.state = SchedulerState.RUNNING
             log.info("scheduler running")
             while not self._stop_requested.is_set():
@@ -92,8 +100,8 @@ class Scheduler:
     async def _close(self) -> None:
         if self._listener is not None:
             self._listener.stop()
-        if self._listener_task is not None:
-            await stop_tasks([self._listener_task])
+        tasks = [t for t in (self._listener_task, self._stamper) if t is not None]
+        await stop_tasks(tasks)
         await self.client.close()
         self.state = SchedulerState.STOPPED
         log.info("scheduler stopped (%d promoted, %d recovered)", self.promoted, self.recovered)
@@ -176,3 +184,7 @@ class Scheduler:
         if queue is not None and queue not in self._queues:
             self._queues.append(queue)
         self._wake.set()
+
+
+async def _stamp(path: Path) -> None:
+    heartbeat.stamp(path)

@@ -126,6 +126,10 @@ class SchedulerSettings(Section):
     batch: int = Field(1000, ge=1, le=10_000, description="Most tasks moved by one script call.")
     janitor_interval: float = Field(5.0, gt=0, description="Seconds between retention sweeps.")
     queue_refresh: float = Field(5.0, gt=0, description="Seconds between re-reads of the queue index.")
+    health_file: Path = Field(
+        Path("/tmp/dtq-scheduler.health"),  # noqa: S108 - a liveness stamp, not a secret; /tmp is the pod's emptyDir
+        description="File the scheduler stamps every second; `dtq scheduler --check` reads it.",
+    )
 
 
 Role = Literal["producer", "admin"]

@@ -45,7 +45,8 @@ def make_settings(redis_url: str, prefix: str, tmp_path: Path, **sections: dict[
         "redis": {"url": redis_url, "key_prefix": prefix},
         "worker": {"lease": 2.0, "heartbeat_interval": 0.5, "idle_poll": 0.2, "shutdown_grace": 2.0,
                    "health_file": str(tmp_path / "worker.health")},
-        "scheduler": {"poll_interval": 0.2, "janitor_interval": 0.2, "queue_refresh": 0.2},
+        "scheduler": {"poll_interval": 0.2, "janitor_interval": 0.2, "queue_refresh": 0.2,
+                      "health_file": str(tmp_path / "scheduler.health")},
         "tasks": {"backoff_base": 0.05, "backoff_max": 0.2},
     }  # fmt: skip
     for name, values in sections.items():

@@ -114,9 +114,16 @@ def operator() -> None:
 
 
 @cli.command()
-def scheduler() -> None:
+def scheduler(
+    check: Annotated[
+        bool, typer.Option(help="Liveness probe: exit 0 if this host's scheduler is alive, else 1.")
+    ] = False,
+) -> None:
     """Run a scheduler: fire due tasks and recover tasks of dead workers. Run two for safety."""
-    scheduler_service.run(load_settings())
+    settings = load_settings()
+    if check:
+        raise typer.Exit(scheduler_service.check(settings))
+    scheduler_service.run(settings)
 
 
 # --- producing -------------------------------------------------------------------------------

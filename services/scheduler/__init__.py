@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from dtq import heartbeat
 from dtq.scheduler import Scheduler
 from dtq.settings import Settings
-from services.runtime import configure_logging, run_process
+from services.runtime import EXIT_FAILED, EXIT_OK, configure_logging, run_process
 
 
 def run(settings: Settings) -> None:
@@ -12,3 +13,8 @@ def run(settings: Settings) -> None:
     configure_logging(settings.log)
     scheduler = Scheduler(settings)
     run_process(scheduler.run(), lambda _count: scheduler.request_stop())
+
+
+def check(settings: Settings) -> int:
+    """Liveness probe: 0 if this container's scheduler stamped its health file recently, else 1."""
+    return EXIT_OK if heartbeat.is_fresh(settings.scheduler.health_file) else EXIT_FAILED

@@ -51,7 +51,10 @@ async def test_dead_letters_list_filter_redrive_and_purge(api: httpx.AsyncClient
     assert (await api.post(f"/dead/{only[0]['id']}/retry")).status_code == 409
     assert (await api.post("/dead/retry", params={"task": "boom", "queue": "default"})).json() == {"count": 3}
     await dtq.Worker(app, settings, burst=True).run()
-    assert (await api.delete("/dead", params={"queue": "default"})).json() == {"count": 3}
+    last = (await api.get("/dead", params={"queue": "default", "limit": 1})).json()["tasks"][0]["id"]
+    assert (await api.delete(f"/dead/{last}")).json() == {"count": 1}
+    assert (await api.delete(f"/dead/{last}")).status_code == 404
+    assert (await api.delete("/dead", params={"queue": "default"})).json() == {"count": 2}
     assert (await api.get("/dead", params={"queue": "default"})).json()["tasks"] == []
 
 

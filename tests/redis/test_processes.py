@@ -138,8 +138,21 @@ async def test_two_schedulers_promote_each_task_once(client: Client, settings: S
     await asyncio.gather(*running)
     assert first.promoted + second.promoted == 500
     assert first.promoted > 0 or second.promoted > 0
+
     assert {r.state for r in await client.get_many("default", ids) if r} == {TaskState.QUEUED}
 
 
 async def _ready(client: Client, count: int) -> bool:
     return (await client.queue_stats("default")).ready == count
+
+
+async def test_the_scheduler_liveness_check_follows_its_stamp(settings: Settings) -> None:
+    from dtq.scheduler import Scheduler
+    from services.scheduler import check
+
+    assert check(settings) == 1  # nothing has stamped yet
+    scheduler = Scheduler(settings)
+    running = asyncio.create_task(scheduler.run())
+    await eventually(lambda: check(settings) == 0)
+    scheduler.request_stop()
+    await running

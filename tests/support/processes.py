@@ -25,6 +25,7 @@ def dtq_env(redis_url: str, prefix: str, directory: Path, **settings: str) -> di
         DTQ_WORKER_IDLE_POLL="0.2",
         DTQ_WORKER_HEALTH_FILE=str(directory / f"health-{secrets.token_hex(4)}"),
         DTQ_SCHEDULER_POLL_INTERVAL="0.2",
+        DTQ_SCHEDULER_HEALTH_FILE=str(directory / f"scheduler-{secrets.token_hex(4)}"),
         DTQ_SCHEDULER_QUEUE_REFRESH="0.2",
         DTQ_TASKS_BACKOFF_BASE="0.05",
         DTQ_TASKS_BACKOFF_MAX="0.2",

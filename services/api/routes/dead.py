@@ -85,6 +85,22 @@ async def redrive_many(client: ClientDep, queue: QueueFilter = None, task: TaskF
     return views.json({"count": count})
 
 
+@router.delete(
+    "/{task_id:task_id}",
+    response_model=Counted,
+    responses=responses(401, 403, 404, 409, 422, 429, 503),
+    summary="Purge one dead task",
+)
+async def purge_one(
+    task_id: Annotated[str, Path(pattern=TASK_ID)], client: ClientDep, queue: QueueFilter = None
+) -> Response:
+    """Delete a dead task for good."""
+    record = await client.get(task_id, queue)
+    if record.state is not TaskState.DEAD:
+        raise ApiError(409, "not_dead", f"task {task_id} is {record.state.value}, not dead")
+    return views.json({"count": await client.purge_dead(record.queue, ids=[task_id])})
+
+
 @router.delete("", response_model=Counted, responses=responses(401, 403, 422, 429, 503), summary="Purge dead tasks")
 async def purge(client: ClientDep, queue: QueueFilter = None, task: TaskFilter = None) -> Response:
     """Delete dead tasks for good (of `queue`, named `task`, when given)."""
