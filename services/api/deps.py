@@ -30,7 +30,9 @@ class ApiState:
     limiter: RateLimiter | None
 
 
-def api_state(request: Request) -> ApiState:
+# Dependencies are `async def` on purpose: FastAPI runs plain functions in a thread pool, a thread
+# hop per request for what is an attribute lookup.
+async def api_state(request: Request) -> ApiState:
     """The app's shared state."""
     state: ApiState = request.app.state.dtq
     return state
@@ -39,7 +41,7 @@ def api_state(request: Request) -> ApiState:
 StateDep = Annotated[ApiState, Depends(api_state)]
 
 
-def client(state: StateDep) -> Client:
+async def client(state: StateDep) -> Client:
     """The dtq client."""
     return state.client
 
@@ -49,25 +51,30 @@ ClientDep = Annotated[Client, Depends(client)]
 ANONYMOUS = Principal(b"", Role.ADMIN)
 
 
+def authorize(state: ApiState, authorization: str | None, role: Role) -> Principal:
+    """Who sent `Authorization`, if they may act as `role`: 401 no or unknown token, 429 over
+    the token's rate, 403 a producer token on an admin operation."""
+    if state.tokens.open:
+        return ANONYMOUS
+    scheme, _, token = (authorization or "").partition(" ")
+    principal = state.tokens.identify(token.strip()) if scheme.lower() == "bearer" and token.strip() else None
+    if principal is None:
+        raise ApiError(401, "unauthorized", "a valid bearer token is required", headers={"WWW-Authenticate": "Bearer"})
+    if state.limiter is not None and (wait := state.limiter.acquire(principal.digest)) > 0:
+        headers = {"Retry-After": RateLimiter.retry_after(wait)}
+        raise ApiError(429, "rate_limited", "too many requests for this token", headers=headers)
+    if role is Role.ADMIN and principal.role is not Role.ADMIN:
+        raise ApiError(403, "forbidden", "this needs an admin token")
+    return principal
+
+
 def requires(role: Role) -> Callable[..., Awaitable[Principal]]:
     """A dependency admitting tokens of `role` (admin tokens may do anything)."""
 
     async def check(
-        state: StateDep, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+        request: Request, state: StateDep, _: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
     ) -> Principal:
-        if state.tokens.open:
-            return ANONYMOUS
-        principal = state.tokens.identify(credentials.credentials) if credentials else None
-        if principal is None:
-            raise ApiError(
-                401, "unauthorized", "a valid bearer token is required", headers={"WWW-Authenticate": "Bearer"}
-            )
-        if state.limiter is not None and (wait := state.limiter.acquire(principal.digest)) > 0:
-            headers = {"Retry-After": RateLimiter.retry_after(wait)}
-            raise ApiError(429, "rate_limited", "too many requests for this token", headers=headers)
-        if role is Role.ADMIN and principal.role is not Role.ADMIN:
-            raise ApiError(403, "forbidden", "this needs an admin token")
-        return principal
+        return authorize(state, request.headers.get("authorization"), role)
 
     return check
 
