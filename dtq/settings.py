@@ -162,6 +162,9 @@ class OperatorSettings(Section):
 
     namespace: str | None = Field(None, description="Namespace to watch; all namespaces when unset.")
     standalone: bool = Field(True, description="Run kopf without peering (one replica).")
+    liveness_port: int | None = Field(
+        None, ge=1, le=65535, description="Serve kopf's liveness check on http://0.0.0.0:<port>/healthz."
+    )
 
 
 class LogSettings(Section):

@@ -37,7 +37,9 @@ async def operate(
 ) -> None:
     """Run kopf with the operator's handlers: one namespace if configured, else the whole cluster."""
     namespace = settings.operator.namespace
+    port = settings.operator.liveness_port
     await kopf.operator(
+        liveness_endpoint=f"http://0.0.0.0:{port}/healthz" if port else None,
         registry=build_registry(settings),
         settings=kopf_settings(),
         standalone=settings.operator.standalone,

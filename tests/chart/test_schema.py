@@ -32,8 +32,10 @@ MANAGED = {
     "DTQ_WORKER_CONCURRENCY",
     "DTQ_WORKER_SHUTDOWN_GRACE",
     "DTQ_WORKER_HEALTH_FILE",
+    "DTQ_SCHEDULER_HEALTH_FILE",
     "DTQ_OPERATOR_NAMESPACE",
     "DTQ_OPERATOR_STANDALONE",
+    "DTQ_OPERATOR_LIVENESS_PORT",
 }
 # Objects whose keys are free by nature (Kubernetes maps and pass-through objects).
 FREE_FORM = {"stringMap", "freeObject", "global", "valueFrom", "requests", "limits", "objectList"}

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import helm_python
+import httpx
 import pytest
 import yaml
 
@@ -226,3 +227,13 @@ def status_patches(kube: KubeFixture) -> list[Any]:
     requests = kube.emulator.requests()
     mine = [r for r in requests if r.headers.get("User-Agent", "").startswith("dtq-operator/")]
     return [r for r in mine if r.method == "PATCH" and r.subresource == "status"]
+
+
+def test_the_liveness_endpoint_answers_when_a_port_is_set(kube: KubeFixture, settings: Settings) -> None:
+    from tests.support.redis_server import free_port
+
+    port = free_port()
+    live = operator_settings(settings, "default").with_changes(operator={"liveness_port": port})
+    with OperatorThread(live):
+        response = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=5)
+        assert response.status_code == 200
