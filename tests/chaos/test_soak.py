@@ -19,7 +19,7 @@ from typing import Any
 import psutil
 import pytest
 
-from tests.chaos.cluster import Cluster, Proc, Spec
+from tests.chaos.cluster import Cluster, Spec
 from tests.chaos.load import Producer
 from tests.chaos.oracle import Ledger, Verdict, percentile
 from tests.chaos.scenario import drain, mixed_sleep, settle_run
@@ -52,14 +52,15 @@ async def redis_footprint(cluster: Cluster) -> dict[str, Any]:
     return {"keys": [k for k in keys if ":stats:" not in k], "used_memory": memory}
 
 
-def sample(procs: list[Proc], samples: dict[str, list[tuple[float, float, int]]], began: float) -> None:
-    for proc in procs:
+def sample(procs: dict[str, int], samples: dict[str, list[tuple[float, float, int]]], began: float) -> None:
+    """RSS (MB) and open fds of each named pid."""
+    for name, pid in procs.items():
         try:
-            info = psutil.Process(proc.pid)
+            info = psutil.Process(pid)
             rss, fds = info.memory_info().rss / 1e6, info.num_fds()
         except psutil.Error:
             continue
-        samples.setdefault(f"{proc.role}-{proc.pid}", []).append((time.monotonic() - began, rss, fds))
+        samples.setdefault(name, []).append((time.monotonic() - began, rss, fds))
 
 
 async def warm_up_and_baseline(cluster: Cluster, ledger: Ledger) -> dict[str, Any]:
@@ -92,7 +93,10 @@ async def test_soak(tmp_path: Path) -> None:
         next_kill = began + KILL_EVERY
         while not producing.done():
             await asyncio.sleep(SAMPLE_EVERY)
-            long_lived = [p for p in cluster.procs if p.alive() and (p.role != "worker" or p is sentinel)]
+            long_lived = {f"{p.role}-{p.pid}": p.pid for p in cluster.procs
+                          if p.alive() and (p.role != "worker" or p is sentinel)}  # fmt: skip
+            assert cluster.redis.process is not None
+            long_lived["redis-server"] = cluster.redis.process.pid
             sample(long_lived, samples, began)
             if time.monotonic() >= next_kill:
                 victims = [p for p in cluster.live_workers() if p is not sentinel]
