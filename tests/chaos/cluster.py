@@ -74,6 +74,7 @@ class Spec:
     redis_extra: list[str] = field(default_factory=list)
     skewed_schedulers: dict[int, str] = field(default_factory=dict)  # scheduler index -> faketime offset
     check_redis: bool = True  # the test's own client refuses an unsafe Redis, like dtq's processes
+    direct_schedulers: bool = False  # schedulers bypass the proxy (to order a race deterministically)
 
 
 @dataclass(eq=False)
@@ -197,7 +198,7 @@ class Cluster:
         """Settings of the test's own client: straight to Redis, never through the proxy."""
         return Settings(redis={"url": self.redis.url, "key_prefix": self.prefix})  # type: ignore[arg-type]
 
-    def env(self, **extra: str) -> dict[str, str]:
+    def env(self, *, direct: bool = False, **extra: str) -> dict[str, str]:
         settings = {
             "WORKER_LEASE": str(self.spec.lease),
             "WORKER_HEARTBEAT_INTERVAL": "1",
@@ -210,7 +211,8 @@ class Cluster:
             **self.spec.env,
             **extra,
         }
-        env = processes.dtq_env(self.redis_url, self.prefix, self.directory, **settings)
+        url = self.redis.url if direct else self.redis_url
+        env = processes.dtq_env(url, self.prefix, self.directory, **settings)
         env.pop("ORACLE_URL", None)
         env["CHAOS_ORACLE_URL"] = self.oracle_server.url
         return env
@@ -227,7 +229,8 @@ class Cluster:
         log = self.directory / f"{role}-{next(self._numbers)}.log"
         handle = log.open("ab")
         command = [*(wrapper or []), processes.DTQ, role, *args]
-        env = {**self.env(**extra), **(raw_env or {})}
+        direct = role == "scheduler" and self.spec.direct_schedulers
+        env = {**self.env(direct=direct, **extra), **(raw_env or {})}
         process = subprocess.Popen(command, env=env, stdout=handle, stderr=subprocess.STDOUT, start_new_session=True)
         handle.close()
         proc = Proc(role, process, log)
