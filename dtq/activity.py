@@ -5,10 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from redis.asyncio import Redis
-
 from dtq.keys import QueueKeys
-from dtq.store.connection import redis_errors
+from dtq.store.connection import RedisClient, redis_errors
 
 EVENTS = ("enqueued", "succeeded", "failed", "retried", "dead", "cancelled")
 
@@ -26,7 +24,9 @@ class Minute:
         return self.counts.get("succeeded", 0) + self.counts.get("failed", 0)
 
 
-async def minutes(redis: Redis, queues: Sequence[QueueKeys], span: int = 60, now: float | None = None) -> list[Minute]:
+async def minutes(
+    redis: RedisClient, queues: Sequence[QueueKeys], span: int = 60, now: float | None = None
+) -> list[Minute]:
     """The last `span` minutes, oldest first, summed over `queues`.
 
     Minutes are counted on Redis's clock, like the counters themselves.

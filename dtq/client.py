@@ -14,8 +14,6 @@ from datetime import datetime
 from types import TracebackType
 from typing import Any
 
-from redis.asyncio import Redis
-
 from dtq import activity, browse, deadletters, inspection
 from dtq.activity import Minute
 from dtq.browse import TaskPage
@@ -25,9 +23,18 @@ from dtq.inspection import WorkerInfo
 from dtq.keys import GlobalKeys, QueueKeys, check_queue_name, queue_keys
 from dtq.registry import App, TaskDefinition
 from dtq.settings import Settings
+from dtq.shards import Shards
 from dtq.store import calls
 from dtq.store.calls import Cancelled, CancelOutcome, Enqueued, QueueCounts
-from dtq.store.connection import ServerInfo, check_eviction_policy, create_redis, inspect_server, redis_errors, text
+from dtq.store.connection import (
+    RedisClient,
+    ServerInfo,
+    check_eviction_policy,
+    create_redis,
+    inspect_server,
+    redis_errors,
+    text,
+)
 from dtq.store.scripts import Scripts
 from dtq.task import PreparedTask, Task, TaskRequest, TaskState, prepare
 
@@ -42,12 +49,14 @@ class Client:
     `app=` so tasks enqueued by name take their handler's queue, priority, retries and timeout.
     """
 
-    def __init__(self, settings: Settings, *, redis: Redis | None = None, app: App | None = None) -> None:
+    def __init__(self, settings: Settings, *, redis: RedisClient | None = None, app: App | None = None) -> None:
         self.settings = settings
         self.app = app
         self._owns_redis = redis is None
-        self.redis: Redis = redis if redis is not None else create_redis(settings.redis)
-        self.scripts = Scripts(self.redis)
+        self.redis: RedisClient = redis if redis is not None else create_redis(settings.redis)
+        rs = settings.redis
+        self.scripts = Scripts(self.redis, wait_replicas=rs.wait_replicas, wait_timeout=rs.wait_timeout)
+        self.shards = Shards(rs.shards)  # hot queues spread over several physical queues
         self.prefix = settings.redis.key_prefix
         self.global_keys = GlobalKeys(self.prefix)
         self._registered: set[str] = set()
@@ -142,13 +151,15 @@ class Client:
         by_queue: dict[str, list[tuple[int, PreparedTask]]] = defaultdict(list)
         for index, item in enumerate(prepared):
             by_queue[item.queue].append((index, item))
+        if self.shards:
+            by_queue = self.shards.spread(by_queue, lambda indexed: indexed[1].key)
         await self._register_queues(by_queue)
         results: list[Enqueued | None] = [None] * len(prepared)
         for queue, items in by_queue.items():
             keys = self.keys(queue)
             chunks = [items[i : i + ENQUEUE_CHUNK] for i in range(0, len(items), ENQUEUE_CHUNK)]
             replies = await self.scripts.run_many(
-                [calls.enqueue(keys, [t for _, t in chunk], self.settings.retention) for chunk in chunks]
+                [calls.enqueue(keys, [t for _, t in chunk], self.settings.retention) for chunk in chunks], durable=True
             )
             for chunk, reply in zip(chunks, replies, strict=True):
                 for (index, _), outcome in zip(chunk, reply, strict=True):
@@ -178,7 +189,7 @@ class Client:
 
     async def get(self, task_id: str, queue: str | None = None) -> Task:
         """The full record of a task; `queue` saves a lookup. Raises `TaskNotFound`."""
-        queue = queue or await self.locate(task_id)
+        queue = self._unsharded(queue) or await self.locate(task_id)
         if queue is None:
             raise TaskNotFound(f"no task {task_id}")
         cols = (await self.scripts.run(calls.inspect(self.keys(queue), [task_id])))[0]
@@ -197,7 +208,7 @@ class Client:
 
         Raises `TaskNotFound`, or `TaskFinished` if it already succeeded, died or was cancelled.
         """
-        queue = queue or await self.locate(task_id)
+        queue = self._unsharded(queue) or await self.locate(task_id)
         if queue is None:
             raise TaskNotFound(f"no task {task_id}")
         outcome = await self.scripts.run(calls.cancel(self.keys(queue), task_id, self.settings.retention))
@@ -216,25 +227,36 @@ class Client:
         return sorted(text(n) for n in names)
 
     async def queue_stats(self, queue: str) -> QueueCounts:
-        """Counts of one queue by state and priority, oldest-ready time, paused flag."""
+        """Counts of one queue by state and priority, oldest-ready time, paused flag (a sharded
+        queue's counts are the sums over its shards)."""
+        if queue in self.shards.counts:
+            return (await self.all_queue_stats([queue]))[queue]
         return await self.scripts.run(calls.queue_stats(self.keys(queue)))
 
     async def all_queue_stats(self, queues: Sequence[str] | None = None) -> dict[str, QueueCounts]:
-        """`queue_stats` of every queue (or of `queues`), in one round trip."""
+        """`queue_stats` of every queue (or of `queues`), in one round trip (one per node on a cluster)."""
         names = list(queues) if queues is not None else await self.queues()
-        counts = await self.scripts.run_many([calls.queue_stats(self.keys(q)) for q in names])
-        return dict(zip(names, counts, strict=True))
+        physical = self.shards.expand(names)
+        counts = dict(zip(physical, await self.scripts.run_many([calls.queue_stats(self.keys(q)) for q in physical]),
+                          strict=True))  # fmt: skip
+        return {name: calls.combined_counts([counts[q] for q in self.shards.of(name)]) for name in names}
+
+    def _unsharded(self, queue: str | None) -> str | None:
+        """`queue`, or None for a sharded logical queue (its tasks are in one of its shards)."""
+        return None if queue in self.shards.counts else queue
 
     async def pause(self, queue: str) -> None:
         """Stop workers from claiming from `queue` (running tasks finish normally)."""
-        await self._register_queues([check_queue_name(queue)])
+        await self._register_queues(self.shards.of(check_queue_name(queue)))
         with redis_errors():
-            await self.redis.set(self.keys(queue).paused, 1)
+            for name in self.shards.of(queue):
+                await self.redis.set(self.keys(name).paused, 1)
 
     async def resume(self, queue: str) -> None:
         """Let workers claim from `queue` again."""
         with redis_errors():
-            await self.redis.delete(self.keys(queue).paused)
+            for name in self.shards.of(queue):
+                await self.redis.delete(self.keys(name).paused)
 
     async def workers(self) -> list[WorkerInfo]:
         """Live workers, from their heartbeats."""

@@ -29,6 +29,19 @@ class RedisUnavailable(DtqError):
         self.out_of_memory = out_of_memory
 
 
+class NotReplicated(RedisUnavailable):
+    """The primary stored the write, but fewer replicas than DTQ_REDIS_WAIT_REPLICAS acknowledged it in time."""
+
+    def __init__(self, wanted: int, acknowledged: list[int], timeout_ms: int) -> None:
+        super().__init__(
+            f"stored on the Redis primary, but only {min(acknowledged, default=0)} of {wanted} replica(s) "
+            f"acknowledged it within {timeout_ms} ms (DTQ_REDIS_WAIT_REPLICAS); a failover now could lose it. "
+            "Resending with the same idempotency key stores nothing twice."
+        )
+        self.wanted = wanted
+        self.acknowledged = acknowledged
+
+
 @dataclass(frozen=True, slots=True)
 class FieldProblem:
     """One invalid input field: where it is (`index` within a batch, `field` path) and why."""

@@ -8,10 +8,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import msgspec
-from redis.asyncio import Redis
 
 from dtq.keys import GlobalKeys
-from dtq.store.connection import redis_errors, text
+from dtq.store.connection import RedisClient, redis_errors, text
 from dtq.task import Task, TaskError, TaskSpec, TaskState, decode_spec, from_ms
 
 _decode_error = msgspec.json.Decoder(TaskError).decode
@@ -131,7 +130,7 @@ class WorkerInfo:
         return max(0.0, time.time() - self.heartbeat_at)
 
 
-async def live_workers(redis: Redis, keys: GlobalKeys) -> list[WorkerInfo]:
+async def live_workers(redis: RedisClient, keys: GlobalKeys) -> list[WorkerInfo]:
     """Workers whose heartbeat record has not expired; forgets the ones that have."""
     with redis_errors():
         ids = [text(raw) for raw in await redis.zrange(keys.workers, 0, -1)]

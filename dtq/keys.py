@@ -17,7 +17,7 @@ from functools import lru_cache
 
 from dtq.errors import InvalidQueueName
 
-QUEUE_NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+QUEUE_NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}(~[0-9]{1,3})?")  # `~<n>`: a shard (see dtq.shards)
 
 # Columns of the task table, in the order the read scripts return them. `run` packs what each
 # claim writes ("attempt|started ms|lease token") so a claim is one field write, not four.
@@ -29,7 +29,9 @@ def check_queue_name(name: str) -> str:
     if name in _GOOD_QUEUES:
         return name
     if not isinstance(name, str) or not QUEUE_NAME.fullmatch(name):
-        raise InvalidQueueName(f"queue name {name!r} must be 1-64 characters of A-Z a-z 0-9 _ . -")
+        raise InvalidQueueName(
+            f"queue name {name!r} must be 1-64 characters of A-Z a-z 0-9 _ . - (then ~<n> for a shard)"
+        )
     if len(_GOOD_QUEUES) < 10_000:
         _GOOD_QUEUES.add(name)
     return name

@@ -11,10 +11,8 @@ import bisect
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from redis.asyncio import Redis
-
 from dtq.keys import QueueKeys
-from dtq.store.connection import redis_errors
+from dtq.store.connection import RedisClient, redis_errors
 
 DURATION_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0)
 PICKUP_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0, 30.0)
@@ -46,7 +44,7 @@ class Recorder:
         counts.total += seconds
         counts.count += 1
 
-    async def flush(self, redis: Redis, keys_for: Callable[[str], QueueKeys]) -> None:
+    async def flush(self, redis: RedisClient, keys_for: Callable[[str], QueueKeys]) -> None:
         """Add everything observed to Redis; on failure the counts are kept for the next try."""
         if not self.pending:
             return

@@ -17,8 +17,6 @@ import time
 from enum import StrEnum
 from pathlib import Path
 
-from redis.asyncio import Redis
-
 from dtq import heartbeat
 from dtq.client import Client
 from dtq.errors import RedisUnavailable
@@ -26,6 +24,7 @@ from dtq.keys import QueueKeys, queue_of_channel
 from dtq.settings import Settings
 from dtq.store import calls
 from dtq.store.calls import Promotion
+from dtq.store.connection import RedisClient
 from dtq.upkeep import every, sleep_unless, stop_tasks
 from dtq.wakeup import Listener
 
@@ -46,7 +45,7 @@ class SchedulerState(StrEnum):
 class Scheduler:
     """Keeps time for every queue: due tasks become ready, lost leases come back."""
 
-    def __init__(self, settings: Settings, *, redis: Redis | None = None) -> None:
+    def __init__(self, settings: Settings, *, redis: RedisClient | None = None) -> None:
         self.settings = settings
         self.client = Client(settings, redis=redis)
         self.state = SchedulerState.STARTING

@@ -12,10 +12,12 @@ import os
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from dtq import topology
 from dtq.errors import ConfigError
+from dtq.shards import check_shard_map, parse_shard_map
 
 ENV_PREFIX = "DTQ_"
 
@@ -40,10 +42,14 @@ class RedisSettings(Section):
 
     url: SecretStr = Field(
         SecretStr("redis://localhost:6379/0"),
-        description="Redis URL (redis://, rediss:// for TLS; user:password@ for ACL users).",
+        description="Redis URL: redis://host:port/db, redis+cluster://host:port,host:port, "
+        "redis+sentinel://host:port,host:port/service (rediss... for TLS; user:password@ for ACL users).",
     )
     username: str | None = Field(None, description="ACL user name, used when the URL carries none.")
     password: SecretStr | None = Field(None, description="Password, used when the URL carries none.")
+    sentinel_password: SecretStr | None = Field(
+        None, description="Password of the sentinels themselves (redis+sentinel://), when they require one."
+    )
     key_prefix: str = Field("dtq", pattern=r"^[A-Za-z0-9_.-]{1,32}$", description="Prefix of every key.")
     socket_timeout: float = Field(5.0, gt=0, description="Seconds to wait for a reply.")
     connect_timeout: float = Field(5.0, gt=0, description="Seconds to wait for a connection.")
@@ -52,6 +58,33 @@ class RedisSettings(Section):
         False,
         description="Start even if maxmemory-policy is not noeviction (an eviction policy deletes tasks).",
     )
+    shards: Annotated[dict[str, int], NoDecode] = Field(
+        {}, description="Hot queues spread over N physical queues, as queue=N,queue=N (see docs/scaling.md)."
+    )
+    wait_replicas: int = Field(
+        0, ge=0, le=16, description="Replicas that must acknowledge an enqueue before it succeeds (WAIT); 0: none."
+    )
+    wait_timeout: float = Field(1.0, gt=0, description="Seconds an enqueue waits for those replicas.")
+
+    @field_validator("url")
+    @classmethod
+    def _known_topology(cls, value: SecretStr) -> SecretStr:
+        topology.parse(value.get_secret_value())
+        return value
+
+    _split_shards = field_validator("shards", mode="before")(parse_shard_map)
+
+    @field_validator("shards")
+    @classmethod
+    def _valid_shards(cls, value: dict[str, int]) -> dict[str, int]:
+        check_shard_map(value)
+        return value
+
+    @model_validator(mode="after")
+    def _wait_within_socket_timeout(self) -> RedisSettings:
+        if self.wait_replicas and self.wait_timeout >= self.socket_timeout:
+            raise ValueError("DTQ_REDIS_WAIT_TIMEOUT must be shorter than DTQ_REDIS_SOCKET_TIMEOUT")
+        return self
 
 
 UnknownTasks = Literal["dead", "log"]

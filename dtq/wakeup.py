@@ -12,7 +12,8 @@ import logging
 from collections.abc import Callable, Sequence
 
 import redis.exceptions as rex
-from redis.asyncio import Redis
+
+from dtq.store.connection import RedisClient, spread_start, subscriber
 
 log = logging.getLogger("dtq.wakeup")
 
@@ -25,7 +26,7 @@ class Listener:
 
     def __init__(
         self,
-        redis: Redis,
+        redis: RedisClient,
         on_message: Callable[[str, str], None],
         *,
         channels: Sequence[str] = (),
@@ -37,6 +38,7 @@ class Listener:
         self.patterns = list(patterns)
         self.subscribed = asyncio.Event()
         self._stopping = False
+        self._attempt = spread_start()  # which cluster node to listen on (one server: ignored)
 
     def stop(self) -> None:
         """Ask `run()` to return (within READ_TIMEOUT seconds).
@@ -58,11 +60,12 @@ class Listener:
             except Exception:
                 log.exception("notification listener failed; resubscribing")
             self.subscribed.clear()
+            self._attempt += 1
             if not self._stopping:
                 await asyncio.sleep(RECONNECT_DELAY)
 
     async def _listen(self) -> None:
-        pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
+        pubsub = await subscriber(self.redis, self._attempt)
         try:
             if self.channels:
                 await pubsub.subscribe(*self.channels)

@@ -27,7 +27,6 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 import msgspec
-from redis.asyncio import Redis
 
 from dtq import heartbeat
 from dtq.backoff import Backoff
@@ -40,8 +39,10 @@ from dtq.metrics import Recorder
 from dtq.outbox import Kind, Outbox
 from dtq.registry import App, TaskDefinition
 from dtq.settings import Settings
+from dtq.shards import Shards
 from dtq.store import calls
 from dtq.store.calls import Burial, ClaimedTask, Failure, HandBack, Lease, LeaseVerdict, Success
+from dtq.store.connection import RedisClient
 from dtq.task import TaskSpec, decode_spec
 from dtq.upkeep import every, sleep_unless, stop_tasks
 from dtq.wakeup import Listener
@@ -92,11 +93,14 @@ class Worker:
         queues: Sequence[str] | None = None,
         concurrency: int | None = None,
         burst: bool = False,
-        redis: Redis | None = None,
+        redis: RedisClient | None = None,
     ) -> None:
         self.app = app
         self.settings = settings
-        self.queues = [check_queue_name(q) for q in (queues or settings.worker.queues)]
+        # A sharded queue is consumed from all its shards, in the same rotation as several queues.
+        self.queues = Shards(settings.redis.shards).expand(
+            check_queue_name(q) for q in (queues or settings.worker.queues)
+        )
         self.concurrency = concurrency or settings.worker.concurrency
         if self.concurrency < 1:
             raise ConfigError("worker concurrency must be at least 1")
@@ -465,7 +469,8 @@ class Worker:
             "state": self.state.value,
             "started_at": self._started_at,
         }
-        await heartbeat.publish(self.client.redis, self.client.global_keys, self.id, fields, ws.heartbeat_interval * 3)
+        await heartbeat.publish(self.client.redis, self.client.global_keys, self.id, fields, ws.heartbeat_interval * 3,
+                                queues=self.queues)  # fmt: skip
         await self._latency.flush(self.client.redis, self.client.keys)
 
     async def _enforce_deadlines(self) -> None:

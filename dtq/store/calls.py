@@ -491,3 +491,22 @@ def queue_stats(keys: QueueKeys) -> Call[QueueCounts]:
         (),
         parse,
     )  # fmt: skip
+
+
+def combined_counts(parts: Sequence[QueueCounts]) -> QueueCounts:
+    """The counts of a sharded queue: its shards' summed (one part is returned as it is)."""
+    if len(parts) == 1:
+        return parts[0]
+    oldest = [p.oldest_ready_ms for p in parts if p.oldest_ready_ms is not None]
+    return QueueCounts(
+        now_ms=max(p.now_ms for p in parts),
+        ready_by_priority=tuple(sum(level) for level in zip(*(p.ready_by_priority for p in parts), strict=True)),
+        scheduled=sum(p.scheduled for p in parts),
+        retrying=sum(p.retrying for p in parts),
+        active=sum(p.active for p in parts),
+        succeeded=sum(p.succeeded for p in parts),
+        cancelled=sum(p.cancelled for p in parts),
+        dead=sum(p.dead for p in parts),
+        paused=all(p.paused for p in parts),
+        oldest_ready_ms=min(oldest, default=None),
+    )

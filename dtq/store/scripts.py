@@ -16,12 +16,15 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import redis.exceptions as rex
-from redis.asyncio import Redis
+from redis.asyncio import RedisCluster
 
+from dtq.errors import NotReplicated, RedisUnavailable
 from dtq.store.calls import Call
-from dtq.store.connection import redis_errors
+from dtq.store.connection import RedisClient, redis_errors
 
 LUA_DIR = Path(__file__).parent / "lua"
+# Per-call replies worth one more try: the script cache was lost, or the call's cluster node failed.
+RESENDABLE = (rex.NoScriptError, rex.ConnectionError, rex.TimeoutError, rex.ClusterDownError, rex.SlotNotCoveredError)
 INCLUDE = re.compile(r"^-- @include (\w+)$", re.MULTILINE)
 
 T = TypeVar("T")
@@ -44,16 +47,24 @@ def without_shebang(source: str) -> str:
 
 
 class Scripts:
-    """Runs the Lua scripts on one Redis client, reloading them whenever Redis forgot them."""
+    """Runs the Lua scripts on one Redis client, reloading them whenever Redis forgot them.
 
-    def __init__(self, redis: Redis) -> None:
+    Redis forgets its script cache on a restart, and a replica promoted by a failover never had
+    it (SCRIPT LOAD is not replicated): the calls that met NOSCRIPT are run again after a reload.
+    `wait_replicas` > 0 makes `run_many(..., durable=True)` follow the calls with `WAIT` on the
+    connection that sent them, and fail with `NotReplicated` if too few replicas acknowledge.
+    """
+
+    def __init__(self, redis: RedisClient, *, wait_replicas: int = 0, wait_timeout: float = 1.0) -> None:
         self.redis = redis
+        self.wait_replicas = wait_replicas
+        self.wait_timeout_ms = round(wait_timeout * 1000)
         self._sources = {name: read_script(name) for name in script_names()}
         self._shas = {name: _sha1(src) for name, src in self._sources.items()}
         self._loaded = False
 
     async def load(self) -> None:
-        """Load every script into Redis's script cache (again after a restart flushed it)."""
+        """Load every script into Redis's script cache (on a cluster: on every primary)."""
         with redis_errors():
             if not self._loaded and not await self._understands_flags():
                 self._drop_shebangs()
@@ -87,31 +98,76 @@ class Scripts:
                 reply = await self._evalsha(self.redis, call)
         return call.parse(reply)
 
-    async def run_many(self, calls: Sequence[Call[T]]) -> list[T]:
-        """Run several calls in one round trip (not atomic together; each script still is)."""
+    async def run_many(self, calls: Sequence[Call[T]], *, durable: bool = False) -> list[T]:
+        """Run several calls in one round trip (not atomic together; each script still is).
+
+        On a cluster the round trip is one per node, sent concurrently. `durable` asks for the
+        replica acknowledgement `wait_replicas` configures.
+        """
         if not calls:
             return []
         if not self._loaded:
             await self.load()
+        wait = self.wait_replicas if durable else 0
         with redis_errors():
-            try:
-                replies = await self._pipeline(calls)
-            except rex.NoScriptError:
-                await self.load()
-                replies = await self._pipeline(calls)
+            replies = await self._pipeline(calls, wait, raise_on_error=False)
+            failed = [i for i, reply in enumerate(replies) if isinstance(reply, RESENDABLE)]
+            if failed:
+                for i, reply in zip(failed, await self._resend([calls[i] for i in failed], wait), strict=True):
+                    replies[i] = reply
+            for reply in replies:
+                if isinstance(reply, Exception):
+                    raise reply
         return [call.parse(reply) for call, reply in zip(calls, replies, strict=True)]
 
-    async def _pipeline(self, calls: Sequence[Call[Any]]) -> list[Any]:
+    async def _resend(self, calls: Sequence[Call[Any]], wait: int) -> list[Any]:
+        """Calls whose reply was NOSCRIPT, or (on a cluster) a lost connection to their node.
+
+        A cluster pipeline asked for per-call replies does not retry a failed node itself, so
+        these go again in a pipeline that raises on error, which redis-py retries after
+        refreshing its view of the cluster. Every script is idempotent, so resending is safe.
+        """
+        for attempt in range(2):
+            try:
+                return await self._pipeline(calls, wait, raise_on_error=True)
+            except rex.NoScriptError:
+                if attempt:
+                    raise
+                await self.load()
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _pipeline(self, calls: Sequence[Call[Any]], wait: int, *, raise_on_error: bool) -> list[Any]:
+        """Replies (or the exceptions) of `calls`, then WAIT on each connection used if `wait`."""
+        waits = self._wait_targets(calls) if wait else []
         async with self.redis.pipeline(transaction=False) as pipe:
             for call in calls:
-                pipe.evalsha(self._shas[call.script], len(call.keys), *call.keys, *call.args)
-            replies: list[Any] = await pipe.execute(raise_on_error=False)
-        for reply in replies:
+                # execute_command: redis-py refuses `pipe.evalsha` in cluster mode, though it
+                # routes EVALSHA by its keys like any keyed command.
+                pipe.execute_command("EVALSHA", self._shas[call.script], len(call.keys), *call.keys, *call.args)
+            for target in waits:
+                pipe.execute_command("WAIT", wait, self.wait_timeout_ms, **target)
+            replies: list[Any] = await pipe.execute(raise_on_error=raise_on_error)
+        replies, acked = replies[: len(calls)], replies[len(calls) :]
+        for reply in acked:
             if isinstance(reply, Exception):
                 raise reply
+        if any(n < wait for n in acked) and not any(isinstance(r, Exception) for r in replies):
+            raise NotReplicated(wait, acked, self.wait_timeout_ms)
         return replies
 
-    async def _evalsha(self, client: Redis, call: Call[Any]) -> Any:
+    def _wait_targets(self, calls: Sequence[Call[Any]]) -> list[dict[str, Any]]:
+        """Routing of one WAIT per connection the calls go out on (one, unless on a cluster)."""
+        if not isinstance(self.redis, RedisCluster):
+            return [{}]
+        nodes = {}
+        for call in calls:
+            node = self.redis.get_node_from_key(call.keys[0])
+            if node is None:
+                raise RedisUnavailable(f"no cluster node serves {call.keys[0]} yet")
+            nodes[node.name] = node
+        return [{"target_nodes": node} for node in nodes.values()]
+
+    async def _evalsha(self, client: RedisClient, call: Call[Any]) -> Any:
         return await client.evalsha(self._shas[call.script], len(call.keys), *call.keys, *call.args)
 
 

@@ -34,6 +34,8 @@ from dtq.task import (
 )
 
 QUEUE_PATTERN = r"^[A-Za-z0-9_.-]{1,64}$"
+# Reads and admin routes also take the physical shards of a sharded queue (`emails~2`, see dtq.shards).
+SHARD_PATTERN = r"^[A-Za-z0-9_.-]{1,64}(~[0-9]{1,3})?$"
 
 
 def _integral(value: object) -> int | None:

@@ -14,13 +14,13 @@ from services.api.deps import Admin, ClientDep
 from services.api.errors import ApiError, responses
 from services.api.routes import views
 from services.api.routes.tasks import TASK_ID
-from services.api.schemas import Counted, DeadPageOut, TaskAccepted
+from services.api.schemas import SHARD_PATTERN, Counted, DeadPageOut, TaskAccepted
 
 router = APIRouter(prefix="/dead", tags=["dead letters"], dependencies=[Admin])
 
-QueueFilter = Annotated[str | None, Query(pattern=r"^[A-Za-z0-9_.-]{1,64}$", description="Only this queue.")]
+QueueFilter = Annotated[str | None, Query(pattern=SHARD_PATTERN, description="Only this queue.")]
 TaskFilter = Annotated[str | None, Query(min_length=1, max_length=256, description="Only tasks with this name.")]
-CURSOR = r"^[A-Za-z0-9_.-]{1,64}\|([0-9]{1,16}:[0-9a-f-]{36})?$"
+CURSOR = r"^[A-Za-z0-9_.-]{1,64}(~[0-9]{1,3})?\|([0-9]{1,16}:[0-9a-f-]{36})?$"
 Cursor = Annotated[str | None, Query(pattern=CURSOR, description="next_cursor of the previous page.")]
 Limit = Annotated[int, Query(ge=1, le=1000)]
 SEPARATOR = "|"

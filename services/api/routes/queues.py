@@ -12,11 +12,11 @@ from dtq.task import TaskState
 from services.api.deps import Admin, ClientDep
 from services.api.errors import responses
 from services.api.routes import views
-from services.api.schemas import QueueOut, QueuesOut, TaskListOut
+from services.api.schemas import SHARD_PATTERN, QueueOut, QueuesOut, TaskListOut
 
 router = APIRouter(prefix="/queues", tags=["queues"], dependencies=[Admin])
 
-QueueName = Annotated[str, Path(pattern=r"^[A-Za-z0-9_.-]{1,64}$", description="Queue name.")]
+QueueName = Annotated[str, Path(pattern=SHARD_PATTERN, description="Queue name.")]
 
 
 @router.get("", response_model=QueuesOut, responses=responses(401, 403, 429, 503), summary="List queues")
@@ -27,7 +27,7 @@ async def list_queues(client: ClientDep) -> Response:
 
 
 async def _known(client: ClientDep, name: str) -> None:
-    if name not in await client.queues():
+    if name not in client.shards.counts and name not in await client.queues():  # a sharded queue is known by its map
         raise TaskNotFound(f"no queue {name}")
 
 

@@ -13,7 +13,7 @@ from services.api import prometheus
 from services.api.deps import Admin, ClientDep, StateDep
 from services.api.errors import ApiError, responses
 from services.api.routes import views
-from services.api.schemas import ActivityOut, Health, WorkersOut
+from services.api.schemas import SHARD_PATTERN, ActivityOut, Health, WorkersOut
 
 router = APIRouter(tags=["system"])
 
@@ -59,7 +59,7 @@ async def workers(client: ClientDep) -> Response:
 async def stats(
     client: ClientDep,
     minutes: Annotated[int, Query(ge=1, le=180, description="How many minutes back.")] = 60,
-    queue: Annotated[str | None, Query(pattern=r"^[A-Za-z0-9_.-]{1,64}$", description="Only this queue.")] = None,
+    queue: Annotated[str | None, Query(pattern=SHARD_PATTERN, description="Only this queue.")] = None,
 ) -> Response:
     """Tasks enqueued, processed, failed... per minute (the core keeps these counters in Redis)."""
     series = await client.activity([queue] if queue else None, minutes)

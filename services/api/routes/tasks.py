@@ -15,7 +15,7 @@ from services.api.auth import Role
 from services.api.deps import Admin, ApiState, ClientDep, Producer, authorize
 from services.api.errors import ApiError, responses
 from services.api.routes import views
-from services.api.schemas import BulkAccepted, CancelOut, ScheduledTaskIn, TaskAccepted, TaskIn, TaskOut
+from services.api.schemas import SHARD_PATTERN, BulkAccepted, CancelOut, ScheduledTaskIn, TaskAccepted, TaskIn, TaskOut
 
 router = APIRouter(prefix="/tasks", tags=["tasks"])
 
@@ -36,7 +36,7 @@ class TaskIdConvertor(Convertor[str]):
 
 
 register_url_convertor("task_id", TaskIdConvertor())
-QueueHint = Annotated[str | None, Query(pattern=r"^[A-Za-z0-9_.-]{1,64}$", description="Skip the lookup.")]
+QueueHint = Annotated[str | None, Query(pattern=SHARD_PATTERN, description="Skip the lookup.")]
 IDEMPOTENCY_HEADER = {
     "name": "Idempotency-Key",
     "in": "header",
