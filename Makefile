@@ -32,6 +32,7 @@ unit: $(STAMP)
 	$(BIN)/pytest tests/unit
 
 bench: $(STAMP)
+	$(BIN)/pip install --quiet -r bench/requirements/harness.txt
 	$(BIN)/python -m bench
 
 chaos: $(STAMP)
