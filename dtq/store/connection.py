@@ -83,6 +83,8 @@ def _sentinel_primary(where: topology.Topology, settings: RedisSettings, common:
     sentinel_kwargs = {
         "socket_timeout": settings.socket_timeout,
         "socket_connect_timeout": settings.connect_timeout,
+        # redis-py's default backs off up to 10 s per sentinel, even on a refused password.
+        "retry": common["retry"],
         **({"ssl": True, **tls_options} if where.tls else {}),
         **sentinel_auth,
     }
