@@ -14,20 +14,27 @@ import time
 from typing import Any
 
 import redis
+from redis.cluster import ClusterNode, RedisCluster
 
 import dtq
+from dtq import topology
 
 app = dtq.App()
 
-_oracle: redis.Redis | None = None
+_oracle: redis.Redis | RedisCluster | None = None
 _lock = threading.Lock()
 
 
-def oracle() -> redis.Redis:
+def oracle() -> redis.Redis | RedisCluster:
     global _oracle  # noqa: PLW0603 - one connection pool per worker process
     with _lock:
         if _oracle is None:
-            _oracle = redis.Redis.from_url(os.environ["ORACLE_URL"])
+            url = os.environ["ORACLE_URL"]
+            where = topology.parse(url)
+            if where.kind == "cluster":  # the tests/cluster re-run keeps its oracle in the cluster
+                _oracle = RedisCluster(startup_nodes=[ClusterNode(host, port) for host, port in where.hosts])
+            else:
+                _oracle = redis.Redis.from_url(url)
         return _oracle
 
 

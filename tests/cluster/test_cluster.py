@@ -1,0 +1,171 @@
+"""What only a cluster can show: queues on different primaries worked together, the eviction check
+on every primary, scripts a primary forgot, notifications from any node, and replica
+acknowledgement (WAIT) per node."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+import redis
+from redis.asyncio import RedisCluster
+
+import dtq
+from dtq.client import Client
+from dtq.errors import NotReplicated, UnsafeRedisConfig
+from dtq.keys import queue_keys
+from dtq.settings import Settings
+from dtq.store.calls import Stored
+from dtq.store.connection import subscriber
+from dtq.task import TaskState
+from dtq.wakeup import Listener
+from tests.conftest import tuned
+from tests.redis.scripts.conftest import eventually
+from tests.support.redis_cluster import Cluster
+
+
+def spread_queues(cluster: Cluster, prefix: str, count: int) -> list[str]:
+    """`count` queue names whose slots are served by as many different primaries as there are."""
+    chosen: list[str] = []
+    nodes: dict[int, int] = {}
+    for number in range(1000):
+        name = f"q{number}"
+        port = cluster.node_of(queue_keys(prefix, name).ready).port
+        if nodes.get(port, 0) < (count + cluster.masters - 1) // cluster.masters:
+            nodes[port] = nodes.get(port, 0) + 1
+            chosen.append(name)
+        if len(chosen) == count:
+            return chosen
+    raise AssertionError("could not spread the queues over the primaries")
+
+
+async def test_queues_on_different_primaries_are_worked_as_one(
+    client: Client, settings: Settings, redis_cluster: Cluster, prefix: str
+) -> None:
+    queues = spread_queues(redis_cluster, prefix, 6)
+    assert len({redis_cluster.node_of(queue_keys(prefix, q).ready).port for q in queues}) == redis_cluster.masters
+    requests = [
+        client.request("echo", n, queue=q, delay=0.2 if n % 3 == 0 else None) for n in range(30) for q in queues
+    ]
+    ids = [o.id for o in await client.enqueue_many(requests)]
+    assert sorted(await client.queues()) == sorted(queues)
+    scheduler = dtq.Scheduler(settings)
+    sweeping = asyncio.create_task(scheduler.run())
+    worker = dtq.Worker(dtq.App(), settings, queues=queues, concurrency=20)
+    working = asyncio.create_task(worker.run())
+
+    async def all_done() -> bool:
+        stats = await client.all_queue_stats()
+        return sum(s.succeeded for s in stats.values()) == len(ids)
+
+    await eventually(all_done, timeout=30)
+    assert len(await client.workers()) == 1
+    worker.request_stop()
+    scheduler.request_stop()
+    await asyncio.gather(working, sweeping)
+    assert scheduler.promoted == len(ids) // 3
+    for task_id, request in zip(ids[::37], requests[::37], strict=True):  # located across nodes
+        record = await client.get(task_id)
+        assert (record.state, record.queue, record.result) == (TaskState.SUCCEEDED, request.queue, request.payload)
+    activity = await client.activity(minutes=2)
+    assert sum(m.counts["succeeded"] for m in activity) == len(ids)
+
+
+async def test_the_eviction_policy_of_every_primary_is_checked(settings: Settings, redis_cluster: Cluster) -> None:
+    last = redis_cluster.primaries()[-1]
+    admin = redis.Redis(port=last.port)
+    admin.config_set("maxmemory-policy", "allkeys-lru")
+    try:
+        with pytest.raises(UnsafeRedisConfig, match=f"allkeys-lru on the cluster primary 127.0.0.1:{last.port}"):
+            async with Client(settings):
+                pass
+    finally:
+        admin.config_set("maxmemory-policy", "noeviction")
+        admin.close()
+    async with Client(settings) as fine:
+        assert (await fine.connect()).eviction_policy == "noeviction"
+
+
+async def test_a_primary_that_forgot_the_scripts_gets_them_again(
+    client: Client, redis_cluster: Cluster, prefix: str
+) -> None:
+    """What a promoted replica looks like: SCRIPT LOAD is not replicated, so it never had them."""
+    queues = spread_queues(redis_cluster, prefix, 3)
+    forgetful = redis_cluster.node_of(queue_keys(prefix, queues[0]).ready)
+    with redis.Redis(port=forgetful.port) as admin:
+        admin.script_flush()
+    outcomes = await client.enqueue_many([client.request("echo", n, queue=q) for n in range(5) for q in queues])
+    # Only the calls that met NOSCRIPT were sent again: a resent call would answer EXISTED.
+    assert {o.outcome for o in outcomes} == {Stored.CREATED}
+    with redis.Redis(port=forgetful.port) as admin:
+        admin.script_flush()
+    batch = await client.scripts.run(dtq.store.calls.claim(client.keys(queues[0]), count=5, lease_ms=5000, token="t#1",
+                                                           order=""))  # fmt: skip
+    assert len(batch.tasks) == 5
+
+
+async def test_notifications_reach_a_listener_on_any_node(client: Client, redis_cluster: Cluster, prefix: str) -> None:
+    """Classic PUBLISH (what the scripts send) is broadcast over the cluster bus to every node."""
+    queues = spread_queues(redis_cluster, prefix, 3)
+    assert isinstance(client.redis, RedisCluster)
+    nodes = client.redis.get_nodes()
+    expected = {(client.keys(q).worker_channel, "ready") for q in queues}
+    expected |= {(client.keys(q).scheduler_channel, "due") for q in queues}
+    for attempt, node in enumerate(nodes):
+        pubsub = await subscriber(client.redis, attempt)
+        assert pubsub.connection_pool.connection_kwargs["port"] == node.port  # type: ignore[union-attr]
+        await pubsub.aclose()  # type: ignore[no-untyped-call]
+        heard: set[tuple[str, str]] = set()
+        everything = asyncio.Event()
+
+        def on_message(
+            channel: str, data: str, heard: set[tuple[str, str]] = heard, done: asyncio.Event = everything
+        ) -> None:
+            heard.add((channel, data))
+            if expected <= heard:
+                done.set()
+
+        listener = Listener(client.redis, on_message, channels=[client.keys(q).worker_channel for q in queues],
+                            patterns=[client.global_keys.scheduler_pattern])  # fmt: skip
+        listener._attempt = attempt  # pin the node under test
+        running = asyncio.create_task(listener.run())
+        try:
+            await asyncio.wait_for(listener.subscribed.wait(), 5)
+            for queue in queues:
+                await client.enqueue("echo", queue=queue)
+                await client.enqueue("echo", queue=queue, delay=0.5)
+            await asyncio.wait_for(everything.wait(), 5)
+        finally:
+            listener.stop()
+            await running
+        assert expected <= heard, (node, expected - heard)
+
+
+async def test_producers_can_wait_for_a_replica_on_each_primary(
+    settings: Settings, redis_cluster: Cluster, prefix: str
+) -> None:
+    queues = spread_queues(redis_cluster, prefix, 3)
+    acked = tuned(settings, redis={"wait_replicas": 1, "wait_timeout": 2.0})
+    async with Client(acked) as client:
+        outcomes = await client.enqueue_many([client.request("echo", n, queue=q) for n in range(10) for q in queues])
+        assert {o.outcome for o in outcomes} == {Stored.CREATED}
+    greedy = tuned(settings, redis={"wait_replicas": 2, "wait_timeout": 0.1})  # one replica per primary here
+    async with Client(greedy) as client:
+        with pytest.raises(NotReplicated, match="only 1 of 2 replica"):
+            await client.enqueue("echo", "kept", queue=queues[1])
+        assert (await client.queue_stats(queues[1])).ready == 11  # stored all the same
+
+
+async def test_a_sharded_queue_spreads_over_the_primaries(
+    settings: Settings, redis_cluster: Cluster, prefix: str
+) -> None:
+    sharded = tuned(settings, redis={"shards": "hot=6"})
+    async with Client(sharded) as client:
+        await client.enqueue_many([client.request("echo", n, queue="hot") for n in range(300)])
+        homes = {redis_cluster.node_of(queue_keys(prefix, f"hot~{i}").ready).port for i in range(6)}
+        assert len(homes) >= 2
+        per_shard = await client.all_queue_stats([f"hot~{i}" for i in range(6)])
+        assert [s.ready for s in per_shard.values()] == [50] * 6
+        assert (await client.queue_stats("hot")).ready == 300
+        await dtq.Worker(dtq.App(), sharded, queues=["hot"], concurrency=50, burst=True).run()
+        assert (await client.queue_stats("hot")).succeeded == 300
