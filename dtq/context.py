@@ -41,7 +41,8 @@ class TaskContext:
 
     @property
     def lease_lost(self) -> bool:
-        """This worker no longer holds the task: another attempt may be running; its outcome won't count."""
+        """This worker no longer holds the task: another attempt may be running. A success still counts
+        if none started by the time it is reported; a failure never does."""
         return self._lease_lost
 
     @property

@@ -417,7 +417,7 @@ class Worker:
             self._held.pop(recorded.id, None)
             if not recorded.accepted:
                 log.info(
-                    "outcome %s of task %s not recorded: its lease was lost (another attempt owns it)",
+                    "outcome %s of task %s not recorded: its lease was lost (another attempt or a cancel owns it)",
                     recorded.kind, recorded.id,
                 )  # fmt: skip
         self._slot_freed_now()
@@ -449,7 +449,7 @@ class Worker:
 
     def _apply_lease_verdict(self, held: Held, verdict: LeaseVerdict) -> None:
         if verdict is LeaseVerdict.LOST and not held.settled:
-            log.warning("lease of task %s was lost; its outcome will not be recorded", held.claimed.id)
+            log.warning("lease of task %s lost; a success counts only while no newer attempt starts", held.claimed.id)
             if held.ctx is not None:
                 held.ctx.mark_lease_lost()
         elif verdict is LeaseVerdict.CANCEL_REQUESTED and held.ctx is not None:

@@ -233,15 +233,17 @@ def _in_item_order(order: list[int], convert: Callable[[int], T]) -> Callable[[l
 
 
 def complete(keys: QueueKeys, items: Sequence[Success], retention: RetentionSettings) -> Call[list[bool]]:
-    """Record successes; per item True, or False when the lease was lost."""
+    """Record successes; per item True (also when it came after its lease lapsed but no newer
+    attempt started), or False when it was refused."""
     args, order = _grouped(items, lambda s: (s.result or "",))
     cols = ("state", "run", "result", "cancel")
     return Call(
         "complete",
-        (keys.active, keys.succeeded, *(keys.column(c) for c in cols), keys.totals, keys.activity),
+        (keys.active, keys.succeeded, *(keys.column(c) for c in cols), keys.totals, keys.activity, keys.ready,
+         keys.dead, keys.column("error")),
         tuple(args),
         _in_item_order(order, bool),
-    )
+    )  # fmt: skip
 
 
 def retry(keys: QueueKeys, items: Sequence[Failure], retention: RetentionSettings) -> Call[list[bool]]:

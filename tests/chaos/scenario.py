@@ -8,7 +8,6 @@ from typing import Any
 
 import pytest
 
-from dtq.task import TaskState
 from tests.chaos.cluster import Cluster, wait_for
 from tests.chaos.oracle import Accounting, Ledger, Verdict, account, consistency, read_events
 
@@ -45,40 +44,6 @@ def mixed_sleep(ref: str) -> dict[str, Any]:
     long = random.random() < 0.1
     seconds = random.uniform(0.05, 0.25) if long else random.uniform(0, 0.002)
     return {"task": "chaos", "payload": {"ref": ref, "sleep": round(seconds, 4)}}
-
-
-LATE_SUCCESS_BUG = (
-    "dtq bug: a success reported after its lease expired is refused even when no newer attempt ran, "
-    "so a max_retries 0 task that finished is dead-lettered as LeaseExpired (tests/chaos/test_late_success.py)"
-)
-
-
-def late_successes(acc: Accounting) -> list[str]:
-    """Lost refs that ran to the end but whose task is dead as LeaseExpired: the late-success bug."""
-    found = []
-    for ref in acc.lost:
-        records = [acc.records[i] for i in acc.ids_of.get(ref, ()) if i in acc.records]
-        if (
-            acc.finishes.get(ref)
-            and records
-            and all(
-                r.state is TaskState.DEAD and r.error is not None and r.error.type == "LeaseExpired" for r in records
-            )
-        ):
-            found.append(ref)
-    return found
-
-
-def settle_or_late_success_bug(verdict: Verdict, acc: Accounting) -> None:
-    """Settle the verdict; a run whose only failures are the late-success bug is reported as an
-    expected failure naming it, with the verdict kept (any other failure still fails the test)."""
-    late = late_successes(acc)
-    verdict.facts["late_successes_dead_lettered"] = len(late)
-    failed = {c["check"] for c in verdict.checks if not c["ok"]}
-    if failed and failed <= {"lost", "dead-lettered"} and len(late) == len(acc.lost) == len(acc.dead):
-        path = verdict.write()
-        pytest.xfail(f"{LATE_SUCCESS_BUG}: {len(late)} task(s), e.g. {late[:3]}; verdict in {path}")
-    verdict.settle()
 
 
 async def drain(cluster: Cluster, timeout: float) -> float | None:

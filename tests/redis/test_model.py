@@ -46,7 +46,8 @@ class Model:
     order: int  # enqueue order, for FIFO checks
     state: str
     attempts: int = 0
-    token: str | None = None
+    token: str | None = None  # the lease token while it is active
+    last_token: str | None = None  # the token of its latest claim, which its run record keeps
     ready_ms: int = 0
     cancel_requested: bool = False
     requeued: bool = False  # its place in line is no longer its enqueue order
@@ -119,9 +120,10 @@ class QueueMachine(RuleBasedStateMachine):
             assert all(u.order > t.order for u in fresh_rivals), "FIFO broken"
         for c in batch.tasks:
             model = self.tasks[c.id]
-            model.state, model.attempts, model.token, model.ready_ms = (
+            model.state, model.attempts, model.token, model.last_token, model.ready_ms = (
                 "active",
                 model.attempts + 1,
+                token,
                 token,
                 c.ready_ms,
             )
@@ -137,6 +139,18 @@ class QueueMachine(RuleBasedStateMachine):
         assert accepted is not stale
         if not stale:
             t.state, t.token, t.cancel_requested = "succeeded", None, False
+
+    @precondition(lambda self: any(t.last_token and t.state != "active" for t in self.tasks.values()))
+    @rule(index=st.integers(0, 50))
+    def late_complete(self, index: int) -> None:
+        """The latest run's success arrives after that run ended otherwise: it counts as long as
+        no newer attempt started and the task was not cancelled or finished."""
+        t = self.pick([t for t in self.tasks.values() if t.last_token and t.state != "active"], index)
+        assert t.last_token is not None
+        (accepted,) = self.script(calls.complete(self.keys, [Success(t.id, t.last_token, "t", b"1")], self.retention))
+        assert accepted is (t.state in ("queued", "dead"))
+        if accepted:
+            t.state = "succeeded"
 
     @precondition(lambda self: self.held())
     @rule(index=st.integers(0, 50), later=st.booleans())
@@ -165,7 +179,7 @@ class QueueMachine(RuleBasedStateMachine):
         t = self.pick(self.held(), index)
         assert t.token is not None
         self.script(calls.release(self.keys, [HandBack(t.id, t.token, t.ready_ms)]))
-        t.token = None
+        t.token = t.last_token = None  # the handed-back run is abandoned; its record forgets the token
         if t.cancel_requested:
             t.state, t.cancel_requested = "cancelled", False
         else:

@@ -1,25 +1,44 @@
 #!lua flags=allow-oom
--- Record the success of tasks the caller still holds: active -> succeeded. A stale caller (its
--- lease expired and the task moved on) is refused per task, so it cannot overwrite the outcome
--- of a newer attempt.
+-- Record the success of tasks: active -> succeeded. A stale caller (the task was claimed again
+-- since, or finished otherwise) is refused per task, so it cannot overwrite the outcome of a
+-- newer attempt. A success that arrives after its lease lapsed is still the truth when no newer
+-- attempt started: the task, requeued or dead-lettered by lease recovery and not claimed since
+-- (its run record still ends with the caller's token), is taken out of line and recorded as
+-- succeeded, so a task that ran to the end is neither run again nor left dead.
 --
 -- KEYS[1] dtq:{q}:active     zset   KEYS[5] dtq:{q}:t:result  hash id -> result JSON
 -- KEYS[2] dtq:{q}:succeeded  zset, score = ms it succeeded   KEYS[6] dtq:{q}:t:cancel hash
 -- KEYS[3] dtq:{q}:t:state    hash   KEYS[7] dtq:{q}:totals    hash event|task -> n
 -- KEYS[4] dtq:{q}:t:run      hash   KEYS[8] dtq:{q}:activity  hash "<minute>:<event>" -> n
+-- KEYS[9] dtq:{q}:ready      zset   KEYS[10] dtq:{q}:dead     zset
+-- KEYS[11] dtq:{q}:t:error   hash
 -- ARGV[1..] groups: lease token, task name, count, then per task: id, result JSON ('' = none)
--- Returns: per task, in argument order, 1 = recorded, 0 = lease lost (nothing written for it)
+-- Returns: per task, in argument order, 1 = recorded, 2 = recorded after its lease lapsed
+--          (taken back from the ready or dead set), 0 = refused (nothing written for it)
 -- @include now
 -- @include bulk
 -- @include count
 -- @include groups
 -- @include held
-local active, succeeded, states, runs, results, cancels, totals, stats =
-  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8]
+local active, succeeded, states, runs, results, cancels, totals, stats, ready, dead, errors =
+  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10], KEYS[11]
 local now = now_ms()
 
 local list = entries(1, 2)
 local verdicts, kept = check_held(states, runs, list)
+if #kept < #list.ids then
+  local lapsed = find_lapsed(states, runs, list, verdicts, {queued = true, dead = true})
+  if #lapsed > 0 then
+    local ids = ids_at(list, lapsed)
+    bulk('ZREM', ready, ids)
+    bulk('ZREM', dead, ids)
+    bulk('HDEL', errors, ids)
+    for _, n in ipairs(lapsed) do
+      verdicts[n] = 2
+      kept[#kept + 1] = n
+    end
+  end
+end
 if #kept == 0 then return verdicts end
 local gone = ids_at(list, kept)
 local w_state, w_result, w_done, per_task = {}, {}, {}, {}

@@ -1,9 +1,10 @@
-"""complete.lua: 1 = recorded, 0 = lease lost."""
+"""complete.lua: 1 = recorded, 2 = recorded after the lease lapsed, 0 = refused."""
 
 from __future__ import annotations
 
 from dtq.store import calls
 from dtq.store.calls import Success
+from dtq.store.scripts import read_script
 from tests.redis.scripts.conftest import Queue
 
 
@@ -45,3 +46,56 @@ async def test_mixed_batch_gets_a_verdict_per_task(queue: Queue) -> None:
     items = [Success(ids[0], "mine", "t", None), Success(ids[1], "nope", "t", None), Success(ids[2], "mine", "t", None)]
     assert await queue.scripts.run(calls.complete(queue.keys, items, queue.retention)) == [True, False, True]
     assert await queue.state(ids[1]) == "active"
+
+
+async def lapse(queue: Queue, task_id: str) -> None:
+    """The lease runs out and the scheduler's recovery handles the task."""
+    await queue.client.redis.zadd(queue.keys.active, {task_id: 0}, xx=True)
+    await queue.scripts.run(calls.requeue_expired(queue.keys, 100, queue.retention))
+
+
+async def test_a_late_success_takes_a_requeued_task_out_of_line(queue: Queue) -> None:
+    (task_id,) = await queue.add(max_retries=3)
+    await queue.claim(token="mine")
+    await lapse(queue, task_id)
+    assert await queue.state(task_id) == "queued"
+    call = calls.complete(queue.keys, [Success(task_id, "mine", "t", b"7")], queue.retention)
+    reply = await queue.client.redis.eval(read_script(call.script), len(call.keys), *call.keys, *call.args)
+    assert reply == [2]  # the script's own code: recorded after the lease lapsed
+    assert await queue.state(task_id) == "succeeded"
+    assert await queue.members(queue.keys.ready) == []
+    assert await queue.client.redis.hget(queue.keys.column("error"), task_id) is None
+    assert await queue.client.redis.hget(queue.keys.column("result"), task_id) == b"7"
+    assert (await queue.claim(token="next")).tasks == []  # it is not run again
+
+
+async def test_a_late_success_brings_a_task_back_from_the_dead_letters(queue: Queue) -> None:
+    (task_id,) = await queue.add(max_retries=0)
+    await queue.claim(token="mine")
+    await lapse(queue, task_id)
+    assert await queue.state(task_id) == "dead"
+    flags = await queue.scripts.run(calls.complete(queue.keys, [Success(task_id, "mine", "t", None)], queue.retention))
+    assert flags == [True]
+    assert await queue.state(task_id) == "succeeded"
+    assert await queue.members(queue.keys.dead) == []
+    assert await queue.members(queue.keys.succeeded) == [task_id]
+
+
+async def test_a_late_success_is_refused_once_a_newer_attempt_started(queue: Queue) -> None:
+    (task_id,) = await queue.add(max_retries=3)
+    await queue.claim(token="first")
+    await lapse(queue, task_id)
+    await queue.claim(token="second")
+    flags = await queue.scripts.run(calls.complete(queue.keys, [Success(task_id, "first", "t", None)], queue.retention))
+    assert flags == [False]
+    assert await queue.state(task_id) == "active"
+
+
+async def test_a_late_success_does_not_undo_a_cancel(queue: Queue) -> None:
+    (task_id,) = await queue.add(max_retries=3)
+    await queue.claim(token="mine")
+    await lapse(queue, task_id)
+    await queue.scripts.run(calls.cancel(queue.keys, task_id, queue.retention))
+    flags = await queue.scripts.run(calls.complete(queue.keys, [Success(task_id, "mine", "t", None)], queue.retention))
+    assert flags == [False]
+    assert await queue.state(task_id) == "cancelled"

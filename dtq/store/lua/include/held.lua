@@ -25,3 +25,23 @@ local function ids_at(list, positions)
   for i, n in ipairs(positions) do ids[i] = list.ids[n] end
   return ids
 end
+
+-- Among the refused entries (verdict 0), the positions of those whose task is in one of the
+-- `wanted` states (a set: state -> true) and was not claimed since the caller's claim: its run record still ends with
+-- the caller's token. Their lease lapsed, but no newer attempt started.
+local function find_lapsed(states, runs, list, verdicts, wanted)
+  local refused = {}
+  for n = 1, #list.ids do
+    if verdicts[n] == 0 then refused[#refused + 1] = n end
+  end
+  local ids = ids_at(list, refused)
+  local current, records = hmget(states, ids), hmget(runs, ids)
+  local lapsed = {}
+  for i, n in ipairs(refused) do
+    local run, token = records[i], list.tokens[n]
+    if wanted[current[i]] and run and string.sub(run, -(#token + 1)) == '|' .. token then
+      lapsed[#lapsed + 1] = n
+    end
+  end
+  return lapsed
+end
