@@ -31,7 +31,7 @@ from dtq.scheduler import Scheduler
 from dtq.settings import Settings
 from dtq.store.calls import Enqueued, QueueCounts
 from dtq.sync import SyncClient
-from dtq.task import Task, TaskError, TaskRequest, TaskState
+from dtq.task import EnqueueOptions, Task, TaskError, TaskRequest, TaskState
 from dtq.worker import Worker
 
 __all__ = [
@@ -41,6 +41,7 @@ __all__ = [
     "Client",
     "ConfigError",
     "DtqError",
+    "EnqueueOptions",
     "Enqueued",
     "InvalidTask",
     "QueueCounts",

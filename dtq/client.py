@@ -10,9 +10,8 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import replace
-from datetime import datetime
 from types import TracebackType
-from typing import Any
+from typing import Any, Unpack
 
 from dtq import activity, browse, deadletters, inspection
 from dtq.activity import Minute
@@ -36,7 +35,7 @@ from dtq.store.connection import (
     text,
 )
 from dtq.store.scripts import Scripts
-from dtq.task import PreparedTask, Task, TaskRequest, TaskState, prepare
+from dtq.task import EnqueueOptions, PreparedTask, Task, TaskRequest, TaskState, prepare
 
 ENQUEUE_CHUNK = 2000  # tasks per script call: keeps each call to a few ms of Redis time
 
@@ -90,41 +89,24 @@ class Client:
         self,
         task: str | TaskDefinition,
         payload: Any = None,
-        *,
-        queue: str | None = None,
-        priority: int | None = None,
-        max_retries: int | None = None,
-        timeout: float | None = None,
-        key: str | None = None,
-        delay: float | None = None,
-        at: datetime | None = None,
+        **options: Unpack[EnqueueOptions],
     ) -> Enqueued:
         """Enqueue one task (run at `at`, after `delay` seconds, or now); returns its id and state.
 
         With an idempotency `key` seen in the last `DTQ_RETENTION_IDEMPOTENCY` seconds on the
         same queue, nothing is stored and the first task's id and state come back.
         """
-        request = self.request(task, payload, queue=queue, priority=priority, max_retries=max_retries,
-                               timeout=timeout, key=key, delay=delay, at=at)  # fmt: skip
-        return (await self.enqueue_many([request]))[0]
+        return (await self.enqueue_many([self.request(task, payload, **options)]))[0]
 
     def request(
         self,
         task: str | TaskDefinition,
         payload: Any = None,
-        *,
-        queue: str | None = None,
-        priority: int | None = None,
-        max_retries: int | None = None,
-        timeout: float | None = None,
-        key: str | None = None,
-        delay: float | None = None,
-        at: datetime | None = None,
+        **options: Unpack[EnqueueOptions],
     ) -> TaskRequest:
         """A `TaskRequest`, taking unset options from a registered handler's definition."""
         name = task.name if isinstance(task, TaskDefinition) else task
-        request = TaskRequest(task=name, payload=payload, queue=queue, priority=priority, max_retries=max_retries,
-                              timeout=timeout, key=key, delay=delay, at=at)  # fmt: skip
+        request = TaskRequest(task=name, payload=payload, **options)
         return _with_defaults(request, task) if isinstance(task, TaskDefinition) else request
 
     def with_handler_defaults(self, request: TaskRequest) -> TaskRequest:

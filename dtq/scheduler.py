@@ -25,7 +25,7 @@ from dtq.settings import Settings
 from dtq.store import calls
 from dtq.store.calls import Promotion
 from dtq.store.connection import RedisClient
-from dtq.upkeep import every, sleep_unless, stop_tasks
+from dtq.upkeep import connect_patiently, every, sleep_unless, stop_tasks
 from dtq.wakeup import Listener
 
 log = logging.getLogger("dtq.scheduler")
@@ -68,7 +68,7 @@ class Scheduler:
     async def run(self) -> None:
         """Sweep until `request_stop()`."""
         try:
-            await self._connect()
+            await connect_patiently(self.client.connect, self._stop_requested, RECONNECT_DELAY)
             listener = self._listener = Listener(
                 self.client.redis, self._on_notification, patterns=[self.client.global_keys.scheduler_pattern]
             )
@@ -86,15 +86,6 @@ class Scheduler:
                 await sleep_unless(self._wake, pause)
         finally:
             await self._close()
-
-    async def _connect(self) -> None:
-        while not self._stop_requested.is_set():
-            try:
-                await self.client.connect()
-                return
-            except RedisUnavailable as exc:
-                log.warning("cannot reach Redis (%s); retrying in %.0fs", exc, RECONNECT_DELAY)
-                await sleep_unless(self._stop_requested, RECONNECT_DELAY)
 
     async def _close(self) -> None:
         if self._listener is not None:

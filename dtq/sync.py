@@ -9,9 +9,8 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Coroutine, Sequence
-from datetime import datetime
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import Any, TypeVar, Unpack
 
 from dtq.client import Client
 from dtq.deadletters import DeadPage
@@ -19,7 +18,7 @@ from dtq.inspection import WorkerInfo
 from dtq.registry import TaskDefinition
 from dtq.settings import Settings
 from dtq.store.calls import CancelOutcome, Enqueued, QueueCounts
-from dtq.task import Task, TaskRequest
+from dtq.task import EnqueueOptions, Task, TaskRequest
 
 T = TypeVar("T")
 
@@ -58,19 +57,10 @@ class SyncClient:
         self,
         task: str | TaskDefinition,
         payload: Any = None,
-        *,
-        queue: str | None = None,
-        priority: int | None = None,
-        max_retries: int | None = None,
-        timeout: float | None = None,
-        key: str | None = None,
-        delay: float | None = None,
-        at: datetime | None = None,
+        **options: Unpack[EnqueueOptions],
     ) -> Enqueued:
         """See `Client.enqueue`."""
-        return self._call(self._client.enqueue(task, payload, queue=queue, priority=priority,
-                                               max_retries=max_retries, timeout=timeout, key=key,
-                                               delay=delay, at=at))  # fmt: skip
+        return self._call(self._client.enqueue(task, payload, **options))
 
     def enqueue_many(self, requests: Sequence[TaskRequest]) -> list[Enqueued]:
         """See `Client.enqueue_many`."""

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypedDict
 
 import msgspec
 
@@ -86,6 +86,18 @@ class TaskRequest:
     key: str | None = None
     delay: float | None = None
     at: datetime | None = None
+
+
+class EnqueueOptions(TypedDict, total=False):
+    """The options of `TaskRequest` as keyword arguments (`Client.enqueue(name, payload, **options)`)."""
+
+    queue: str | None
+    priority: int | None
+    max_retries: int | None
+    timeout: float | None
+    key: str | None
+    delay: float | None
+    at: datetime | None
 
 
 class PreparedTask(msgspec.Struct, frozen=True):

@@ -23,6 +23,18 @@ async def every(interval: float, name: str, step: Callable[[], Awaitable[None]],
         await sleep_unless(stop, interval)
 
 
+async def connect_patiently(connect: Callable[[], Awaitable[object]], stop: asyncio.Event, retry_every: float) -> None:
+    """Run `connect` until it succeeds or `stop` is set, waiting `retry_every` seconds after each
+    RedisUnavailable: a service started before its Redis waits for it instead of crashing."""
+    while not stop.is_set():
+        try:
+            await connect()
+            return
+        except RedisUnavailable as exc:
+            log.warning("cannot reach Redis (%s); retrying in %.0fs", exc, retry_every)
+            await sleep_unless(stop, retry_every)
+
+
 async def sleep_unless(event: asyncio.Event, seconds: float) -> bool:
     """Wait up to `seconds` for `event`; True if it was set."""
     try:

@@ -44,7 +44,7 @@ from dtq.store import calls
 from dtq.store.calls import Burial, ClaimedTask, Failure, HandBack, Lease, LeaseVerdict, Success
 from dtq.store.connection import RedisClient
 from dtq.task import TaskSpec, decode_spec
-from dtq.upkeep import every, sleep_unless, stop_tasks
+from dtq.upkeep import connect_patiently, every, sleep_unless, stop_tasks
 from dtq.wakeup import Listener
 
 log = logging.getLogger("dtq.worker")
@@ -160,7 +160,7 @@ class Worker:
             heartbeat.stamp(heartbeat_path)
         except OSError as exc:
             raise ConfigError(f"DTQ_WORKER_HEALTH_FILE: cannot write {heartbeat_path}: {exc}") from exc
-        await self._connect()
+        await connect_patiently(self.client.connect, self._stop_requested, RECONNECT_DELAY)
         listener = self._listener = Listener(
             self.client.redis, self._on_notification, channels=[self.client.keys(q).worker_channel for q in self.queues]
         )
@@ -177,15 +177,6 @@ class Worker:
         self.state = WorkerState.RUNNING
         self._claimer = asyncio.create_task(self._claim_loop(), name="dtq-claims")
         log.info("worker %s consuming %s with concurrency %d", self.id, ",".join(self.queues), self.concurrency)
-
-    async def _connect(self) -> None:
-        while not self._stop_requested.is_set():
-            try:
-                await self.client.connect()
-                return
-            except RedisUnavailable as exc:
-                log.warning("cannot reach Redis (%s); retrying in %.0fs", exc, RECONNECT_DELAY)
-                await sleep_unless(self._stop_requested, RECONNECT_DELAY)
 
     async def stop(self) -> None:
         """Stop claiming, let running tasks finish within the grace period, hand back the rest."""

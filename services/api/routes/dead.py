@@ -9,7 +9,7 @@ from fastapi import APIRouter, Path, Query
 from fastapi.responses import Response
 
 from dtq.client import Client
-from dtq.task import TaskState
+from dtq.task import Task, TaskState
 from services.api.deps import Admin, ClientDep
 from services.api.errors import ApiError, responses
 from services.api.routes import views
@@ -69,9 +69,7 @@ async def redrive_one(
     task_id: Annotated[str, Path(pattern=TASK_ID)], client: ClientDep, queue: QueueFilter = None
 ) -> Response:
     """Requeue a dead task with a fresh set of retries."""
-    record = await client.get(task_id, queue)
-    if record.state is not TaskState.DEAD:
-        raise ApiError(409, "not_dead", f"task {task_id} is {record.state.value}, not dead")
+    record = await _dead_task(client, task_id, queue)
     await client.redrive(record.queue, ids=[task_id])
     return views.json({"id": task_id, "state": TaskState.QUEUED.value})
 
@@ -95,10 +93,16 @@ async def purge_one(
     task_id: Annotated[str, Path(pattern=TASK_ID)], client: ClientDep, queue: QueueFilter = None
 ) -> Response:
     """Delete a dead task for good."""
+    record = await _dead_task(client, task_id, queue)
+    return views.json({"count": await client.purge_dead(record.queue, ids=[task_id])})
+
+
+async def _dead_task(client: Client, task_id: str, queue: str | None) -> Task:
+    """The task, which must be dead (404 if unknown, 409 naming its state otherwise)."""
     record = await client.get(task_id, queue)
     if record.state is not TaskState.DEAD:
         raise ApiError(409, "not_dead", f"task {task_id} is {record.state.value}, not dead")
-    return views.json({"count": await client.purge_dead(record.queue, ids=[task_id])})
+    return record
 
 
 @router.delete("", response_model=Counted, responses=responses(401, 403, 422, 429, 503), summary="Purge dead tasks")
