@@ -36,6 +36,12 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--workloads", metavar="NAME[,NAME]", help="workloads to run: " + ",".join(workloads.WORKLOADS))
     parser.add_argument(
+        "--out",
+        type=Path,
+        metavar="DIR",
+        help="write latest.md/png here instead of bench/results (bench/.work/results with --quick)",
+    )
+    parser.add_argument(
         "--drain-n", type=int, metavar="N", help="override the drain size (for tuning a contender's settings)"
     )
     return parser.parse_args(argv)
@@ -118,13 +124,15 @@ def main(argv: Sequence[str] | None = None) -> None:
         config = dataclasses.replace(config, drain_n=args.drain_n)
     chosen = contenders.select(args.only)
     selected = workloads.select(args.workloads)
-    for tool in ("redis-server", "redis-benchmark"):
-        if shutil.which(tool) is None:
-            sys.exit(f"{tool} is not on PATH")
+    if shutil.which("redis-server") is None:
+        sys.exit("redis-server is not on PATH (Debian/Ubuntu: `apt-get install -y redis-server`)")
+    missing = workloads.missing_tools(selected)
+    if missing:
+        sys.exit("\n".join(missing))
     if importlib.util.find_spec("matplotlib") is None:
         sys.exit("matplotlib is missing: .venv/bin/pip install -r bench/requirements/harness.txt")
     work_dir = BENCH_DIR / ".work"
-    out_dir = work_dir / "results" if config.quick else BENCH_DIR / "results"
+    out_dir = args.out or (work_dir / "results" if config.quick else BENCH_DIR / "results")
     out_dir.mkdir(parents=True, exist_ok=True)
     load_before = machine.load_average()
     dtq_revision = _dtq_revision()
@@ -146,6 +154,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         + (" --quick" if config.quick else "")
         + (f" --only {args.only}" if args.only else "")
         + (f" --workloads {args.workloads}" if args.workloads else "")
+        + (f" --out {args.out}" if args.out else "")
     )
     info = report.RunInfo(command, started_wall, time.monotonic() - started, facts)
     text = report.render(info, chosen, ctx.envs, ctx.failures, sections)

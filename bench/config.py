@@ -17,6 +17,11 @@ class Config:
     latency_seconds: float
     ceiling_requests: int
     ceiling_pipelined_requests: int
+    http_seconds: float
+    """Length of each timed HTTP load run (closed-loop and paced alike)."""
+    schedule_seconds: float
+    """Span over which the scheduler-lateness tasks fall due."""
+    io_drain_n: int
     produce_timeout_s: float
     drain_timeout_s: float
     boot_timeout_s: float
@@ -35,6 +40,9 @@ FULL = Config(
     latency_seconds=10.0,
     ceiling_requests=200_000,
     ceiling_pipelined_requests=2_000_000,
+    http_seconds=10.0,
+    schedule_seconds=10.0,
+    io_drain_n=20_000,
     produce_timeout_s=300.0,
     drain_timeout_s=300.0,
     boot_timeout_s=60.0,
@@ -51,6 +59,9 @@ QUICK = Config(
     latency_seconds=2.0,
     ceiling_requests=20_000,
     ceiling_pipelined_requests=200_000,
+    http_seconds=2.0,
+    schedule_seconds=2.0,
+    io_drain_n=2_000,
     produce_timeout_s=120.0,
     drain_timeout_s=60.0,
     boot_timeout_s=45.0,

@@ -47,3 +47,14 @@ def busy_fraction(interval_s: float = 0.5) -> float:
     time.sleep(interval_s)
     busy1, total1 = _cpu_times()
     return (busy1 - busy0) / max(1, total1 - total0)
+
+
+def process_cpu_s(pid: int) -> float:
+    """User + system CPU seconds one process has used so far (0 once it is gone)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return 0.0
+    # The command name (field 2) may hold spaces; utime and stime are fields 14 and 15.
+    fields = stat.rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")

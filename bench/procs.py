@@ -32,6 +32,10 @@ class Group:
             for argv in argvs
         ]
 
+    def pids(self) -> list[int]:
+        """Process ids of the commands started (not of any children they forked)."""
+        return [p.pid for p in self._procs]
+
     def exited(self) -> list[int]:
         """Exit codes of processes that have already stopped (a worker must not stop by itself)."""
         return [code for code in (p.poll() for p in self._procs) if code is not None]

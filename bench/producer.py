@@ -2,6 +2,7 @@
 
     python -m bench.producer MODULE bulk N
     python -m bench.producer MODULE paced RATE SECONDS
+    python -m bench.producer MODULE scheduled RATE SECONDS LEAD   (contenders with ``schedule()``)
 
 MODULE is a contender's worker-side module (``bench.contenders.<name>_tasks``); it exposes
 ``async def open_producer() -> Producer``. One JSON line with the timings goes to stdout; the
@@ -13,9 +14,10 @@ from __future__ import annotations
 import asyncio
 import importlib
 import json
+import math
 import sys
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Protocol, cast
 
 
@@ -30,6 +32,13 @@ class Producer(Protocol):
 
     async def close(self) -> None:
         """Release connections."""
+
+
+class Scheduling(Producer, Protocol):
+    """A producer that can also enqueue tasks to run at given times."""
+
+    async def schedule(self, due: Sequence[float]) -> None:
+        """Enqueue one task per ``time.time()`` value in ``due``, to start then, carrying it."""
 
 
 async def _bulk(producer: Producer, n: int) -> dict[str, float]:
@@ -54,6 +63,19 @@ async def _paced(producer: Producer, rate: float, seconds: float) -> dict[str, f
     return {"n": count, "seconds": elapsed, "worst_late_ms": worst_late * 1000.0}
 
 
+async def _scheduled(producer: Producer, rate: float, seconds: float, lead: float) -> dict[str, float]:
+    # Due times on whole milliseconds (the resolution queues store) from LEAD seconds ahead,
+    # one every 1/RATE s; they must all be stored before the first one falls due.
+    if not hasattr(producer, "schedule"):
+        raise SystemExit("this contender's producer has no schedule()")
+    count = int(rate * seconds)
+    first_ms = math.ceil((time.time() + lead) * 1000.0)
+    due = [(first_ms + round(i * 1000.0 / rate)) / 1000.0 for i in range(count)]
+    started = time.perf_counter()
+    await cast(Scheduling, producer).schedule(due)
+    return {"n": count, "seconds": time.perf_counter() - started, "first_due_in_s": due[0] - time.time()}
+
+
 async def _main(argv: list[str]) -> dict[str, float]:
     module = importlib.import_module(argv[0])
     opener = cast(Callable[[], Awaitable[Producer]], module.open_producer)
@@ -63,6 +85,8 @@ async def _main(argv: list[str]) -> dict[str, float]:
             return await _bulk(producer, int(argv[2]))
         if argv[1] == "paced":
             return await _paced(producer, float(argv[2]), float(argv[3]))
+        if argv[1] == "scheduled":
+            return await _scheduled(producer, float(argv[2]), float(argv[3]), float(argv[4]))
         raise SystemExit(f"unknown mode {argv[1]!r}")
     finally:
         await producer.close()

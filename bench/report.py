@@ -56,7 +56,8 @@ def _contenders(contenders: Sequence[Contender], envs: dict[str, Env], failures:
         "harness nor a per-task round trip caps the figures, and the queue server's statistics "
         "hold only the contender's own traffic (`bench/probe.py`). Each library is installed "
         "from PyPI into its own venv from the pinned `bench/requirements/<name>.txt`; dtq runs "
-        "from the repository's venv. No contender uses uvloop.",
+        "from the repository's venv. dtq's processes run on uvloop, which dtq depends on and picks "
+        "by default; no peer's worker does.",
         "",
     ]
     return lines

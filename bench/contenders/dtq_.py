@@ -4,23 +4,20 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bench.contender import Contender
+from bench.contender import Contender, WorkerArgv
+
+APP = "bench.contenders.dtq_tasks:app"
+CONCURRENCY = 100
 
 
-def _workers(bin_dir: Path, k: int) -> list[list[str]]:
-    return [
-        [
-            str(bin_dir / "dtq"),
-            "worker",
-            "--app",
-            "bench.contenders.dtq_tasks:app",
-            "--queues",
-            "default",
-            "--concurrency",
-            "100",
-        ]
-        for _ in range(k)
-    ]
+def workers(app: str = APP, concurrency: int = CONCURRENCY) -> WorkerArgv:
+    """K ``dtq worker`` commands running ``app``'s handlers, ``concurrency`` tasks at once each."""
+
+    def argvs(bin_dir: Path, k: int) -> list[list[str]]:
+        argv = [str(bin_dir / "dtq"), "worker", "--app", app, "--queues", "default"]
+        return [[*argv, "--concurrency", str(concurrency)] for _ in range(k)]
+
+    return argvs
 
 
 CONTENDER = Contender(
@@ -28,9 +25,9 @@ CONTENDER = Contender(
     venv=None,
     tasks_module="bench.contenders.dtq_tasks",
     packages=("dtq", "redis", "hiredis"),
-    worker_argv=_workers,
+    worker_argv=workers(),
     producer_api="`Client.enqueue_many()` in chunks of 1,000",
-    settings="K x `dtq worker --concurrency 100`",
+    settings=f"K x `dtq worker --concurrency {CONCURRENCY}`",
     why="async handlers with 100 in flight overlap claim/complete round trips",
     env={"DTQ_REDIS_URL": "{queue_url}"},
     import_check="import dtq, dtq.client",

@@ -3,11 +3,13 @@
 A workload is any object with a ``name`` and ``run(ctx, contenders) -> Section``. It decides
 itself which contenders it applies to, so a dtq-only workload just keeps
 ``[c for c in contenders if c.name == "dtq"]``. Register it in ``WORKLOADS`` below and, if it
-should run by default, add its name to ``DEFAULT``; ``--workloads`` picks others by name.
+should run by default, add its name to ``DEFAULT``; ``--workloads`` picks others by name. A
+command it runs that may be missing goes in ``TOOLS``, so the run stops before it starts.
 """
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Sequence
 from typing import Protocol
 
@@ -16,7 +18,10 @@ from bench.context import Context
 from bench.results import Section
 from bench.workloads.ceiling import Ceiling
 from bench.workloads.drain import Drain
+from bench.workloads.http_enqueue import INSTALL_WRK, HttpEnqueue
+from bench.workloads.io_drain import IoDrain
 from bench.workloads.latency import Latency
+from bench.workloads.scheduler_lateness import SchedulerLateness
 
 
 class Workload(Protocol):
@@ -28,8 +33,15 @@ class Workload(Protocol):
     def run(self, ctx: Context, contenders: Sequence[Contender]) -> Section: ...
 
 
-WORKLOADS: dict[str, Workload] = {w.name: w for w in (Ceiling(), Drain(), Latency())}
-DEFAULT: tuple[str, ...] = ("drain", "latency", "ceiling")
+WORKLOADS: dict[str, Workload] = {
+    w.name: w for w in (Ceiling(), Drain(), Latency(), HttpEnqueue(), SchedulerLateness(), IoDrain())
+}
+DEFAULT: tuple[str, ...] = ("drain", "latency", "ceiling", "http-enqueue", "scheduler-lateness", "io-drain")
+# Workload -> {command it runs: how to get it}; redis-server itself is always needed.
+TOOLS: dict[str, dict[str, str]] = {
+    "ceiling": {"redis-benchmark": "it comes with Redis (Debian/Ubuntu: `apt-get install -y redis-tools`)"},
+    "http-enqueue": {"wrk": INSTALL_WRK},
+}
 
 
 def select(names: str | None) -> list[Workload]:
@@ -39,3 +51,13 @@ def select(names: str | None) -> list[Workload]:
     if unknown:
         raise SystemExit(f"unknown workload(s) {unknown}; known: {', '.join(WORKLOADS)}")
     return [WORKLOADS[n] for n in chosen]
+
+
+def missing_tools(selected: Sequence[Workload]) -> list[str]:
+    """One line per command a selected workload needs that is not on PATH, saying how to get it."""
+    return [
+        f"{tool} is not on PATH (needed by the {w.name} workload): {how}; or leave the workload out with --workloads"
+        for w in selected
+        for tool, how in TOOLS.get(w.name, {}).items()
+        if shutil.which(tool) is None
+    ]
