@@ -16,6 +16,7 @@ is for. Both run in their own processes, never in the API's interpreter.
 from __future__ import annotations
 
 import json
+import os
 import urllib.error
 import urllib.request
 from collections.abc import Sequence
@@ -129,7 +130,7 @@ def _wrk(ctx: Context, mode: Mode, url: str, seconds: int) -> Load:
 def _paced(ctx: Context, env: Env, mode: Mode, url: str, seconds: float) -> Load:
     assert mode.rate is not None
     argv = [str(env.python), "-m", "bench.http_load", url, str(mode.rate), str(seconds), str(mode.connections), ITEM]
-    done = procs.run(argv, {"PYTHONPATH": str(ctx.repo)}, ctx.repo, seconds + 60.0)
+    done = procs.run(argv, {**os.environ, "PYTHONPATH": str(ctx.repo)}, ctx.repo, seconds + 60.0)
     if done.returncode != 0:
         last = done.stderr.strip().splitlines()[-1:] or ["no output"]
         raise runner.RunFailed(f"http_load exited {done.returncode}: {last[0][:160]}")
@@ -295,8 +296,9 @@ class HttpEnqueue:
             "Paced: request i is due at start + i/1,000 s whatever happened before, spread over 32 "
             "keep-alive connections; latency runs from the due time to the complete response, so waiting "
             "for a free connection or for the generator counts (no coordinated omission). Generator behind "
-            "schedule: how late the generator itself handed requests out (p99), so a starved generator "
-            "is not mistaken for a slow API.",
+            "schedule: how late the generator itself handed requests out (p99; its event loop's timers are "
+            "millisecond-grained, so up to about 1 ms even on a quiet machine, and that counts in the "
+            "latency too), so a starved generator is not mistaken for a slow API.",
             "Errors: HTTP status >= 400 plus socket errors and timeouts. After each run the API's "
             "`GET /queues/default` must count at least as many ready tasks as were answered with 2xx, or "
             "the run fails.",
