@@ -147,6 +147,7 @@ class Accounting:
     indeterminate: int
     executed: int
     succeeded: int
+    records_expired: int
     lost: list[str]
     unexpected: list[str]
     recovered: int
@@ -191,6 +192,10 @@ async def account(ledger: Ledger, events: list[Event], client: Client, queue: st
     records = await final_records(client, queue, (i for ids in ids_of.values() for i in ids))
     succeeded = {ref for ref, ids in ids_of.items() if any(
         records.get(i) is not None and records[i].state is TaskState.SUCCEEDED for i in ids)}  # fmt: skip
+    # A finished task whose record is gone was succeeded and then deleted by retention (dead
+    # records are kept far longer than any run), so it counts as succeeded.
+    expired = {ref for ref, ids in ids_of.items() if finishes.get(ref) and not any(i in records for i in ids)}
+    succeeded |= expired
     acked = ledger.acknowledged()
     indeterminate = {r for r, s in ledger.submissions.items() if s.outcome == "indeterminate"}
     return Accounting(
@@ -200,6 +205,7 @@ async def account(ledger: Ledger, events: list[Event], client: Client, queue: st
         indeterminate=len(indeterminate),
         executed=len(finishes),
         succeeded=len(succeeded),
+        records_expired=len(expired),
         lost=sorted(r for r in acked if not (finishes.get(r) and r in succeeded)),
         unexpected=sorted(r for r in finishes if r not in ledger.submissions),
         recovered=len(indeterminate & set(finishes)),

@@ -45,11 +45,14 @@ def slope_per_minute(samples: list[tuple[float, float]]) -> float:
 
 
 async def redis_footprint(cluster: Cluster) -> dict[str, Any]:
-    """Keys (other than per-minute stats, which expire by TTL) and used memory."""
+    """Keys and used memory. Per-minute stats keys (they expire by TTL) and the registry entries
+    of live workers (a replacement worker has a new id) are left out of the keys."""
     assert cluster.client is not None
+    live = {cluster.client.global_keys.worker(w.id) for w in await cluster.client.workers()}
     keys = sorted([k.decode() async for k in cluster.client.redis.scan_iter(count=1000)])
-    memory = (await cluster.client.redis.info("memory"))["used_memory"]
-    return {"keys": [k for k in keys if ":stats:" not in k], "used_memory": memory}
+    memory = await cluster.client.redis.info("memory")
+    kept = [k for k in keys if ":stats:" not in k and k not in live]
+    return {"keys": kept, "used_memory": memory["used_memory"], "dataset": memory["used_memory_dataset"]}
 
 
 def sample(procs: dict[str, int], samples: dict[str, list[tuple[float, float, int]]], began: float) -> None:
@@ -124,6 +127,7 @@ async def test_soak(tmp_path: Path) -> None:
         enqueue_p99_first_minute_s=percentile(first, 99), enqueue_p99_last_minute_s=percentile(last, 99),
         baseline_keys=len(baseline["keys"]), final_keys=len(final["keys"]),
         used_memory_baseline=baseline["used_memory"], used_memory_final=final["used_memory"],
+        dataset_memory_baseline=baseline["dataset"], dataset_memory_final=final["dataset"],
     )  # fmt: skip
     verdict.check("acknowledged", acc.acknowledged == len(ledger.submissions), acc.acknowledged, "all")
     flat = bool(slopes) and all(s < RSS_SLOPE_MB_PER_MIN for s in slopes.values())
