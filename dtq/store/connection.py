@@ -112,6 +112,10 @@ def spread_start() -> int:
     return random.randrange(1 << 16)  # noqa: S311 - load spreading, not security
 
 
+# A cluster in the middle of a failover: no primary for a slot yet, or a slot being moved.
+CLUSTER_DOWN = (rex.ClusterDownError, rex.TryAgainError, rex.SlotNotCoveredError)
+
+
 @contextmanager
 def redis_errors() -> Iterator[None]:
     """Re-raise Redis failures as `RedisUnavailable`, keeping out-of-memory distinguishable."""
@@ -119,8 +123,12 @@ def redis_errors() -> Iterator[None]:
         yield
     except rex.OutOfMemoryError as exc:
         raise RedisUnavailable(f"Redis is out of memory: {exc}", out_of_memory=True) from exc
-    except (rex.ConnectionError, rex.TimeoutError, rex.BusyLoadingError, rex.ReadOnlyError) as exc:
+    except (rex.ConnectionError, rex.TimeoutError, rex.BusyLoadingError, rex.ReadOnlyError, *CLUSTER_DOWN) as exc:
         raise RedisUnavailable(f"Redis is unavailable: {exc}") from exc
+    except rex.RedisClusterException as exc:
+        if not isinstance(exc.__cause__, (rex.ConnectionError, rex.TimeoutError)):
+            raise  # a misuse (keys of several slots in one command), not an outage
+        raise RedisUnavailable(f"Redis Cluster is unreachable: {exc}") from exc
     except RuntimeError as exc:
         if not is_closed_transport(exc):
             raise

@@ -4,14 +4,15 @@ setting (never the password), and the client each one builds (no I/O: clients co
 from __future__ import annotations
 
 import pytest
+import redis.exceptions as rex
 from redis.asyncio import Redis, RedisCluster
 from redis.asyncio.connection import SSLConnection
 from redis.asyncio.sentinel import SentinelConnectionPool
 
 from dtq import topology
-from dtq.errors import ConfigError
+from dtq.errors import ConfigError, RedisUnavailable
 from dtq.settings import RedisSettings, Settings
-from dtq.store.connection import SentinelRedis, create_redis
+from dtq.store.connection import SentinelRedis, create_redis, redis_errors
 
 
 def test_one_server_keeps_redis_py_s_own_url_handling() -> None:
@@ -85,3 +86,20 @@ def test_wait_must_fit_in_the_socket_timeout() -> None:
     with pytest.raises(ConfigError, match="DTQ_REDIS_WAIT_TIMEOUT"):
         Settings.from_env(redis={"wait_replicas": 1, "wait_timeout": 5, "socket_timeout": 5})
     assert Settings.from_env(redis={"wait_replicas": 1, "wait_timeout": 0.5}).redis.wait_replicas == 1
+
+
+@pytest.mark.parametrize(
+    "error",
+    [rex.ClusterDownError("CLUSTERDOWN The cluster is down"), rex.TryAgainError("TRYAGAIN"),
+     rex.SlotNotCoveredError("slot 7 is not covered")],
+)  # fmt: skip
+def test_a_cluster_in_failover_is_unavailable_not_a_bug(error: Exception) -> None:
+    with pytest.raises(RedisUnavailable), redis_errors():
+        raise error
+
+
+def test_an_unreachable_cluster_is_unavailable_but_a_misuse_is_raised_as_it_is() -> None:
+    with pytest.raises(RedisUnavailable, match="unreachable"), redis_errors():
+        raise rex.RedisClusterException("Redis Cluster cannot be connected") from rex.ConnectionError("refused")
+    with pytest.raises(rex.RedisClusterException), redis_errors():
+        raise rex.RedisClusterException("EVALSHA - all keys must map to the same key slot")
