@@ -208,7 +208,44 @@ def test_external_redis_without_auth_sets_no_password() -> None:
 @pytest.mark.parametrize("scenario", SCENARIOS)
 def test_redis_url_never_carries_credentials(scenario: str) -> None:
     url = render_scenario(scenario).config()["DTQ_REDIS_URL"]
-    assert "@" not in url and url.startswith(("redis://", "rediss://"))
+    assert "@" not in url and url.startswith(("redis://", "rediss://", "rediss+cluster://", "redis+sentinel://"))
+
+
+def test_external_redis_cluster_lists_its_seeds_and_opens_their_port() -> None:
+    rendered = render_scenario("external-redis-cluster-values.yaml")
+    config = rendered.config()
+    seeds = "redis-0.redis.data.svc:6379,redis-1.redis.data.svc:6379,redis-2.redis.data.svc:6379"
+    assert config["DTQ_REDIS_URL"] == f"rediss+cluster://{seeds}"
+    assert (config["DTQ_REDIS_USERNAME"], config["DTQ_REDIS_SHARDS"]) == ("dtq", "emails=6")
+    assert password_refs(rendered) == {("shared-redis", "password")}
+    assert egress_ports(policies(rendered)["worker"]) == {6379, 53}
+
+
+def test_external_sentinel_names_the_primary_and_passes_both_passwords() -> None:
+    rendered = render_scenario("external-redis-sentinel-values.yaml")
+    config = rendered.config()
+    sentinels = "sentinel-0.data.svc:26379,sentinel-1.data.svc:26379,sentinel-2.data.svc:26379"
+    assert config["DTQ_REDIS_URL"] == f"redis+sentinel://{sentinels}/mymaster/1"
+    assert config["DTQ_REDIS_WAIT_REPLICAS"] == "1"
+    assert rendered.secret_value("dtq-external-redis", "redis-password") == "server-password-for-tests"
+    assert rendered.secret_value("dtq-external-redis", "sentinel-password") == "sentinel-password-for-tests"
+    for _, container in dtq_containers(rendered):
+        env = {e["name"]: e.get("valueFrom", {}).get("secretKeyRef") for e in container.get("env", [])}
+        assert env["DTQ_REDIS_SENTINEL_PASSWORD"] == {"name": "dtq-external-redis", "key": "sentinel-password"}
+    # the sentinels' port, and the servers' port the sentinels point at
+    assert egress_ports(policies(rendered)["api"]) == {26379, 6380, 53}
+
+
+def test_sentinel_password_from_an_existing_secret_and_the_url_form() -> None:
+    values = {"redis": {"enabled": False}, "externalRedis": {
+        "url": "rediss+sentinel://s1:5000,s2:5001/orders", "sentinel": {"existingSecret": "sentinels"}}}  # fmt: skip
+    rendered = render(values)
+    assert rendered.config()["DTQ_REDIS_URL"] == "rediss+sentinel://s1:5000,s2:5001/orders"
+    assert not rendered.names("Secret") & {"dtq-external-redis"}
+    for _, container in dtq_containers(rendered):
+        refs = {e["name"]: e.get("valueFrom", {}).get("secretKeyRef") for e in container.get("env", [])}
+        assert refs["DTQ_REDIS_SENTINEL_PASSWORD"] == {"name": "sentinels", "key": "sentinel-password"}
+        assert "DTQ_REDIS_PASSWORD" not in refs
 
 
 # --- operator RBAC -----------------------------------------------------------------------------

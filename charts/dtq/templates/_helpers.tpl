@@ -88,16 +88,34 @@ app.kubernetes.io/component: {{ . }}
 
 {{/* The one place the Redis URL is computed. Credentials never go in it (DTQ_REDIS_PASSWORD). */}}
 {{- define "dtq.redis.url" -}}
+{{- $ext := .Values.externalRedis }}
+{{- $tls := ternary "rediss" "redis" $ext.tls }}
 {{- if .Values.redis.enabled }}
 {{- printf "redis://%s-redis:6379/0" (include "dtq.fullname" .) }}
-{{- else if .Values.externalRedis.url }}
-{{- .Values.externalRedis.url }}
-{{- else if .Values.externalRedis.host }}
-{{- $scheme := ternary "rediss" "redis" .Values.externalRedis.tls }}
-{{- printf "%s://%s:%s/%s" $scheme .Values.externalRedis.host (include "dtq.string" .Values.externalRedis.port) (include "dtq.string" .Values.externalRedis.db) }}
+{{- else if $ext.url }}
+{{- $ext.url }}
+{{- else if eq $ext.mode "cluster" }}
+{{- if not $ext.nodes }}{{ fail "externalRedis.mode cluster needs externalRedis.nodes (host:port of any cluster nodes)" }}{{ end }}
+{{- printf "%s+cluster://%s" $tls (join "," $ext.nodes) }}
+{{- else if eq $ext.mode "sentinel" }}
+{{- if or (not $ext.nodes) (not $ext.sentinel.masterName) }}{{ fail "externalRedis.mode sentinel needs externalRedis.nodes (the sentinels) and externalRedis.sentinel.masterName" }}{{ end }}
+{{- printf "%s+sentinel://%s/%s/%s" $tls (join "," $ext.nodes) $ext.sentinel.masterName (include "dtq.string" $ext.db) }}
+{{- else if $ext.host }}
+{{- printf "%s://%s:%s/%s" $tls $ext.host (include "dtq.string" $ext.port) (include "dtq.string" $ext.db) }}
 {{- else }}
-{{- fail "redis.enabled is false: set externalRedis.url or externalRedis.host" }}
+{{- fail "redis.enabled is false: set externalRedis.url or externalRedis.host (or mode cluster/sentinel with nodes)" }}
 {{- end }}
+{{- end }}
+
+{{/* TCP ports dtq pods reach Redis on, as a JSON list: the servers' port, and every port in the
+     URL or in nodes (cluster seeds, sentinels). */}}
+{{- define "dtq.redis.egressPorts" -}}
+{{- $ports := list (int .Values.externalRedis.port) }}
+{{- $url := include "dtq.redis.url" . }}
+{{- range regexFindAll ":[0-9]+" (regexReplaceAll "^[a-z+]+://" $url "") -1 }}
+{{- $ports = append $ports (int (trimPrefix ":" .)) }}
+{{- end }}
+{{- $ports | uniq | toJson }}
 {{- end }}
 
 {{/* Secret and key holding the Redis password; empty when there is none (external, no auth). */}}
@@ -121,6 +139,21 @@ app.kubernetes.io/component: {{ . }}
 {{- end }}
 {{- end }}
 
+{{/* Secret and key holding the sentinels' own password; empty when they need none. */}}
+{{- define "dtq.redis.sentinelPasswordSecret" -}}
+{{- $sentinel := .Values.externalRedis.sentinel }}
+{{- if .Values.redis.enabled }}
+{{- else if $sentinel.existingSecret }}
+{{- $sentinel.existingSecret }}
+{{- else if $sentinel.password }}
+{{- printf "%s-external-redis" (include "dtq.fullname" .) }}
+{{- end }}
+{{- end }}
+
+{{- define "dtq.redis.sentinelPasswordKey" -}}
+{{- ternary .Values.externalRedis.sentinel.existingSecretPasswordKey "sentinel-password" (not (empty .Values.externalRedis.sentinel.existingSecret)) }}
+{{- end }}
+
 {{/* Pods ---------------------------------------------------------------------------------- */}}
 
 {{/* A dtq container's env and envFrom: call with (dict "root" $ "own" <list of env entries>
@@ -133,6 +166,10 @@ envFrom:
 {{- with include "dtq.redis.passwordSecret" .root }}
 {{- $ref := dict "name" . "key" (include "dtq.redis.passwordKey" $.root) }}
 {{- $items = append $items (dict "name" "DTQ_REDIS_PASSWORD" "valueFrom" (dict "secretKeyRef" $ref)) }}
+{{- end }}
+{{- with include "dtq.redis.sentinelPasswordSecret" .root }}
+{{- $ref := dict "name" . "key" (include "dtq.redis.sentinelPasswordKey" $.root) }}
+{{- $items = append $items (dict "name" "DTQ_REDIS_SENTINEL_PASSWORD" "valueFrom" (dict "secretKeyRef" $ref)) }}
 {{- end }}
 {{- $items = concat $items (default list .extra) }}
 {{- with $items }}
