@@ -93,8 +93,10 @@ class Cluster:
         replicas: int = 1,
         node_timeout_ms: int = 1000,
         secure: Secure | None = None,
+        extra: list[str] | None = None,
     ) -> None:
         self.directory = directory
+        self.extra = extra or []  # more redis-server options for every node (later ones win)
         self.masters = masters
         self.replicas = replicas
         self.node_timeout_ms = node_timeout_ms
@@ -120,6 +122,7 @@ class Cluster:
                 "--cluster-replica-validity-factor", "0",
                 *FAST_SYNC,
                 "--appendonly", "yes", "--appendfsync", "everysec",
+                *self.extra,
             ]  # fmt: skip
             port = free_cluster_port()
             if self.secure is not None:
