@@ -47,6 +47,7 @@ COLUMNS = (
     "max (ms)",
     "Errors",
     "API CPU (% of a core)",
+    "API CPU per task (µs)",
     "Generator behind schedule, p99 (ms)",
     "Other CPU before (%)",
     "Target",
@@ -103,6 +104,7 @@ class Sample:
     max_ms: float
     errors: int
     api_cpu_pct: float
+    api_cpu_us_per_task: float
     lag_p99_ms: float | None
     background_pct: float
 
@@ -194,6 +196,7 @@ def once(ctx: Context, dtq: Contender, env: Env, mode: Mode, tag: str) -> Sample
         max_ms=load.max_ms,
         errors=load.errors,
         api_cpu_pct=api_cpu_s / load.seconds * 100.0,
+        api_cpu_us_per_task=api_cpu_s / max(1, accepted) * 1e6,
         lag_p99_ms=load.lag_p99_ms,
         background_pct=background * 100.0,
     )
@@ -213,6 +216,7 @@ def _row(mode: Mode, samples: list[Sample]) -> tuple[str, ...]:
         spread("max_ms", 1),
         spread("errors", 0),
         spread("api_cpu_pct", 0),
+        spread("api_cpu_us_per_task", 1),
         "closed loop" if mode.rate is None else spread("lag_p99_ms", 2),
         spread("background_pct", 0),
         mode.target,
@@ -246,7 +250,7 @@ def _repeats(ctx: Context, dtq: Contender, env: Env, mode: Mode, table: Table) -
         ctx.say(
             f"[http-enqueue] {mode.label} run {i}: {sample.requests_per_s:,.0f} requests/s, "
             f"{sample.tasks_per_s:,.0f} tasks/s, p50 {sample.p50_ms:.2f} ms, p99 {sample.p99_ms:.2f} ms, "
-            f"API CPU {sample.api_cpu_pct:.0f}%"
+            f"API CPU {sample.api_cpu_pct:.0f}% ({sample.api_cpu_us_per_task:.0f} µs/task)"
         )
         samples.append(sample)
     return samples
@@ -303,5 +307,7 @@ class HttpEnqueue:
             "`GET /queues/default` must count at least as many ready tasks as were answered with 2xx, or "
             "the run fails.",
             "API CPU: user+system CPU seconds of the `dtq api` process during the measured load, per "
-            "second of load: 100% is one core, the most one Python process can use.",
+            "second of load (100% is one core, the most one Python process can use) and per task "
+            "accepted. Per task is the steadier figure on a busy machine: 1,000,000 / (µs per task) "
+            "estimates what the process would do with a whole core to itself.",
         ]
