@@ -42,7 +42,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def settings(url: str, **redis: object) -> Settings:
-    return Settings(redis={"url": url, "key_prefix": "bench", **redis})  # type: ignore[arg-type]
+    return Settings(redis={"url": url, "key_prefix": "bench", **redis})
 
 
 async def enqueue_all(url: str, per_queue: int) -> float:
