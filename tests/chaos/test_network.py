@@ -5,6 +5,12 @@ connection resets every 3 s, and dropped replies. The processes keep their produ
 settings (5 s socket timeout, 3 retries). Pass: lost 0, duplicate enqueues 0, extra executions
 <= faults x workers x C (a proxy fault hits every worker at once), throughput back within 10 s
 of each fault clearing, and no process dies.
+
+The short form keeps every fault shorter than the lease. The full form does not (lease 3 s, a
+10 s blackhole, 5 s of dropped replies): there a claim can run in Redis while its reply is held
+past the lease, the lease expires before the worker ever hears of the task, and the expiry
+counts as an attempt, so a task with max_retries 0 is dead-lettered without having run (found
+by the full run of 11:45 UTC on 2026-11-28, task t10199; reported, not yet decided).
 """
 
 from __future__ import annotations
@@ -23,10 +29,14 @@ from tests.chaos.oracle import Ledger, Verdict
 from tests.chaos.proxy import Proxy
 from tests.chaos.scenario import Form, forms, mixed_sleep, settle_run
 
-SHORT = Form("short", tasks=0, faults=4, extra={"rate": 60, "latency": 4, "blackhole": 5, "resets": 6, "drop": 3,
-                                                   "steady": 2})  # fmt: skip
-FULL = Form("full", tasks=0, faults=4, extra={"rate": 100, "latency": 15, "blackhole": 10, "resets": 15, "drop": 5,
-                                                 "steady": 30})  # fmt: skip
+SHORT = Form(
+    "short", tasks=0, faults=4, lease=5.0,
+    extra={"rate": 60, "latency": 4, "blackhole": 4, "resets": 6, "drop": 3, "steady": 2},
+)  # fmt: skip
+FULL = Form(
+    "full", tasks=0, faults=4, lease=3.0,
+    extra={"rate": 100, "latency": 15, "blackhole": 10, "resets": 15, "drop": 5, "steady": 30},
+)  # fmt: skip
 RECOVERY_BOUND = 10.0
 
 
@@ -76,7 +86,7 @@ async def apply(proxy: Proxy, fault: str, seconds: float) -> None:
 @pytest.mark.parametrize("form", forms(SHORT, FULL))
 async def test_network_faults_through_the_proxy(form: Form, tmp_path: Path) -> None:
     verdict = Verdict("6-network-faults", form.name)
-    spec = Spec(workers=3, concurrency=4, proxy=True)
+    spec = Spec(workers=3, concurrency=4, lease=form.lease, proxy=True)
     ledger = Ledger()
     phases = []
     async with Cluster(tmp_path, spec) as cluster:
