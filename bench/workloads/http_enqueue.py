@@ -33,7 +33,7 @@ from bench.venvs import Env
 from bench.workloads import dtq_only
 
 LUA = Path(__file__).with_name("http_enqueue.lua")
-ITEM = '{"priority": true, "task": "high-priority task"}'  # the Lua script's body, too
+ITEM = '{"priority": true, "task": "high-priority task"}'  # the original API's example body
 WARMUP_S = 1
 WRK_TIMEOUT = "10s"
 INSTALL_WRK = "Debian/Ubuntu: `apt-get install -y wrk`"
@@ -110,17 +110,18 @@ class Sample:
 
 
 def _wrk(ctx: Context, mode: Mode, url: str, seconds: int) -> Load:
-    argv = ["wrk", "-t1", f"-c{mode.connections}", f"-d{seconds}s", f"--timeout={WRK_TIMEOUT}", "-s", str(LUA), url]
+    argv = ["wrk", "-t1", f"-c{mode.connections}", f"-d{seconds}s", f"--timeout={WRK_TIMEOUT}", "-s", str(LUA)]
+    argv += [url, "--", ITEM]
     if mode.tasks_per_request > 1:
-        argv += ["--", str(mode.tasks_per_request)]
+        argv.append(str(mode.tasks_per_request))
     done = procs.run(argv, None, ctx.repo, seconds + 60.0)
     lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
     if done.returncode != 0 or not lines:
         raise runner.RunFailed(f"wrk exited {done.returncode}: {(done.stderr or done.stdout).strip()[:160]}")
     out = json.loads(lines[-1])
-    errors = int(out["non_2xx"]) + int(out["socket_errors"])
+    errors = int(out["http_errors"]) + int(out["socket_errors"])
     return Load(
-        requests=int(out["requests"]) - int(out["non_2xx"]),
+        requests=int(out["requests"]) - int(out["http_errors"]),
         seconds=out["duration_us"] / 1e6,
         errors=errors,
         p50_ms=out["p50_us"] / 1000.0,
