@@ -8,6 +8,8 @@ import asyncio
 
 import pytest
 import redis
+from dtq_operator.autoscaler import read_load
+from dtq_operator.model import Load
 from redis.asyncio import RedisCluster
 
 import dtq
@@ -169,3 +171,18 @@ async def test_a_sharded_queue_spreads_over_the_primaries(
         assert (await client.queue_stats("hot")).ready == 300
         await dtq.Worker(dtq.App(), sharded, queues=["hot"], concurrency=50, burst=True).run()
         assert (await client.queue_stats("hot")).succeeded == 300
+
+
+async def test_the_operator_reads_its_load_across_the_primaries(
+    settings: Settings, redis_cluster: Cluster, prefix: str
+) -> None:
+    """The autoscaler's one Redis read (Client.all_queue_stats), plain and sharded queues alike."""
+    queues = spread_queues(redis_cluster, prefix, 3)
+    sharded = tuned(settings, redis={"shards": "hot=4"})
+    async with Client(sharded) as client:
+        await client.enqueue_many([client.request("echo", n, queue=q) for n in range(5) for q in [*queues, "hot"]])
+        await client.pause(queues[2])
+        load = await read_load(client, [queues[0], queues[1], queues[2], "hot"])
+    assert isinstance(load, Load)
+    assert (load.ready, load.paused, load.active) == (15, 5, 0)
+    assert load.oldest_age >= 0

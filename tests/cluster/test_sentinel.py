@@ -13,6 +13,8 @@ from pathlib import Path
 
 import httpx
 import pytest
+from dtq_operator.autoscaler import read_load
+from dtq_operator.model import Load
 
 import dtq
 from dtq.client import Client
@@ -37,6 +39,8 @@ async def test_work_flows_through_the_primary_the_sentinels_name(sentinel_group:
         info = await client.connect()
         assert info.eviction_policy == "noeviction"
         ids = [o.id for o in await client.enqueue_many([client.request("echo", n) for n in range(50)])]
+        load = await read_load(client, ["default"])  # what the operator reads
+        assert isinstance(load, Load) and load.ready == 50
         await dtq.Worker(dtq.App(), settings, burst=True).run()
         assert {r.state for r in await client.get_many("default", ids) if r} == {TaskState.SUCCEEDED}
 
