@@ -165,7 +165,7 @@ class SchedulerSettings(Section):
     )
 
 
-Role = Literal["producer", "admin"]
+Role = Literal["producer", "viewer", "admin"]
 
 
 class ApiSettings(Section):
@@ -174,7 +174,7 @@ class ApiSettings(Section):
     host: str = Field("127.0.0.1", description="Address to bind.")
     port: int = Field(3000, ge=1, le=65535, description="Port to bind.")
     tokens: Annotated[list[SecretStr], NoDecode] = Field(
-        [], description="Bearer tokens as token:role (role producer or admin), comma separated."
+        [], description="Bearer tokens as token:role (role producer, viewer or admin), comma separated."
     )
     tokens_file: Path | None = Field(None, description="File with one token:role per line.")
     max_body_bytes: int = Field(1_048_576, ge=1024, description="Largest single-task request body.")

@@ -1,4 +1,4 @@
-"""Bearer tokens with two roles. Tokens are kept only as SHA-256 digests and compared in
+"""Bearer tokens with three roles. Tokens are kept only as SHA-256 digests and compared in
 constant time against every configured digest, so timing reveals neither a token nor which
 one matched."""
 
@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -20,8 +21,16 @@ log = logging.getLogger("dtq.api")
 class Role(StrEnum):
     """What a token may do."""
 
-    PRODUCER = "producer"  #: enqueue tasks and read them
+    PRODUCER = "producer"  #: enqueue tasks and read them by id
+    VIEWER = "viewer"  #: read everything, change nothing (dashboards, Prometheus)
     ADMIN = "admin"  #: everything
+
+
+def either(roles: Iterable[Role]) -> str:
+    """`roles` for a message, in declaration order: "producer, viewer or admin"."""
+    wanted = set(roles)
+    names = [role.value for role in Role if role in wanted]
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} or {names[-1]}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,10 +92,10 @@ def _parse(entry: str, number: int) -> tuple[str, Role]:
     token, sep, role = entry.rpartition(":")
     where = f"DTQ_API_TOKENS entry {number}"
     if not sep or not token:
-        raise ConfigError(f"{where}: expected token:role (role producer or admin)")
+        raise ConfigError(f"{where}: expected token:role (role {either(Role)})")
     if len(token) < 16:
         raise ConfigError(f"{where}: a token needs at least 16 characters")
     try:
         return token, Role(role)
     except ValueError:
-        raise ConfigError(f"{where}: role must be producer or admin, not {role!r}") from None
+        raise ConfigError(f"{where}: role must be {either(Role)}, not {role!r}") from None

@@ -11,7 +11,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from dtq.client import Client
 from dtq.settings import Settings
-from services.api.auth import Principal, Role, Tokens
+from services.api.auth import Principal, Role, Tokens, either
 from services.api.batching import EnqueueBatcher
 from services.api.errors import ApiError
 from services.api.ratelimit import RateLimiter
@@ -51,9 +51,26 @@ ClientDep = Annotated[Client, Depends(client)]
 ANONYMOUS = Principal(b"", Role.ADMIN)
 
 
-def authorize(state: ApiState, authorization: str | None, role: Role) -> Principal:
-    """Who sent `Authorization`, if they may act as `role`: 401 no or unknown token, 429 over
-    the token's rate, 403 a producer token on an admin operation."""
+@dataclass(frozen=True, slots=True)
+class Grant:
+    """The roles an operation admits (admin always among them) and the 403 message naming them.
+    Built once per operation, so checking a request is a set lookup."""
+
+    roles: frozenset[Role]
+    denied: str
+
+    @classmethod
+    def of(cls, *roles: Role) -> Grant:
+        """Admit `roles` and admin."""
+        admitted = frozenset({*roles, Role.ADMIN})
+        names = either(admitted)
+        article = "an" if names[0] in "aeiou" else "a"
+        return cls(admitted, f"this needs {article} {names} token")
+
+
+def authorize(state: ApiState, authorization: str | None, grant: Grant) -> Principal:
+    """Who sent `Authorization`, if `grant` admits their role: 401 no or unknown token, 429 over
+    the token's rate, 403 a role the operation does not admit."""
     if state.tokens.open:
         return ANONYMOUS
     scheme, _, token = (authorization or "").partition(" ")
@@ -63,21 +80,26 @@ def authorize(state: ApiState, authorization: str | None, role: Role) -> Princip
     if state.limiter is not None and (wait := state.limiter.acquire(principal.digest)) > 0:
         headers = {"Retry-After": RateLimiter.retry_after(wait)}
         raise ApiError(429, "rate_limited", "too many requests for this token", headers=headers)
-    if role is Role.ADMIN and principal.role is not Role.ADMIN:
-        raise ApiError(403, "forbidden", "this needs an admin token")
+    if principal.role not in grant.roles:
+        raise ApiError(403, "forbidden", grant.denied)
     return principal
 
 
-def requires(role: Role) -> Callable[..., Awaitable[Principal]]:
-    """A dependency admitting tokens of `role` (admin tokens may do anything)."""
+def requires(*roles: Role) -> Callable[..., Awaitable[Principal]]:
+    """A dependency admitting tokens of `roles` (and admin tokens, which may do anything)."""
+    grant = Grant.of(*roles)
 
     async def check(
         request: Request, state: StateDep, _: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
     ) -> Principal:
-        return authorize(state, request.headers.get("authorization"), role)
+        return authorize(state, request.headers.get("authorization"), grant)
 
     return check
 
 
-Producer = Depends(requires(Role.PRODUCER))
+#: The enqueue routes call `authorize` with this themselves (they skip dependency injection).
+ENQUEUE = Grant.of(Role.PRODUCER)
+# Each route declares exactly one of these: two on one route would charge the rate limit twice.
+AnyRole = Depends(requires(Role.PRODUCER, Role.VIEWER))
+Viewer = Depends(requires(Role.VIEWER))
 Admin = Depends(requires(Role.ADMIN))

@@ -13,6 +13,8 @@ from services.api.app import create_app
 
 ADMIN_TOKEN = "admin-token-0123456789abcdef"
 PRODUCER_TOKEN = "producer-token-0123456789abc"
+VIEWER_TOKEN = "viewer-token-0123456789abcde"
+TOKENS = f"{ADMIN_TOKEN}:admin,{PRODUCER_TOKEN}:producer,{VIEWER_TOKEN}:viewer"
 
 ApiFactory = Callable[..., Awaitable[httpx.AsyncClient]]
 
@@ -39,8 +41,8 @@ async def api(make_api: ApiFactory) -> httpx.AsyncClient:
 
 @pytest.fixture
 async def secured(make_api: ApiFactory) -> httpx.AsyncClient:
-    """An API with an admin and a producer token."""
-    return await make_api(api={"tokens": f"{ADMIN_TOKEN}:admin,{PRODUCER_TOKEN}:producer"})
+    """An API with an admin, a producer and a viewer token."""
+    return await make_api(api={"tokens": TOKENS})
 
 
 def bearer(token: str) -> dict[str, str]:

@@ -7,9 +7,7 @@ import re
 
 import httpx
 
-from tests.api.conftest import ADMIN_TOKEN, PRODUCER_TOKEN, ApiFactory, bearer
-
-TOKENS = f"{ADMIN_TOKEN}:admin,{PRODUCER_TOKEN}:producer"
+from tests.api.conftest import ADMIN_TOKEN, PRODUCER_TOKEN, TOKENS, VIEWER_TOKEN, ApiFactory, bearer
 
 
 async def test_the_page_links_only_relative_same_origin_assets(api: httpx.AsyncClient) -> None:
@@ -65,6 +63,8 @@ async def test_whoami_names_the_token_role(make_api: ApiFactory) -> None:
     assert admin.json() == {"role": "admin", "auth": True}
     producer = await secured.get("/ui/whoami", headers=bearer(PRODUCER_TOKEN))
     assert producer.json() == {"role": "producer", "auth": True}
+    viewer = await secured.get("/ui/whoami", headers=bearer(VIEWER_TOKEN))
+    assert viewer.json() == {"role": "viewer", "auth": True}
     assert (await secured.get("/ui/")).status_code == 200  # the page itself is public: it holds no data
 
 

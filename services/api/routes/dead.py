@@ -10,13 +10,14 @@ from fastapi.responses import Response
 
 from dtq.client import Client
 from dtq.task import Task, TaskState
-from services.api.deps import Admin, ClientDep
+from services.api.deps import Admin, ClientDep, Viewer
 from services.api.errors import ApiError, responses
 from services.api.routes import views
 from services.api.routes.tasks import TASK_ID
 from services.api.schemas import SHARD_PATTERN, Counted, DeadPageOut, TaskAccepted
 
-router = APIRouter(prefix="/dead", tags=["dead letters"], dependencies=[Admin])
+# Roles per route, not per router: listing is for viewers, redrive and purge for admins.
+router = APIRouter(prefix="/dead", tags=["dead letters"])
 
 QueueFilter = Annotated[str | None, Query(pattern=SHARD_PATTERN, description="Only this queue.")]
 TaskFilter = Annotated[str | None, Query(min_length=1, max_length=256, description="Only tasks with this name.")]
@@ -30,7 +31,13 @@ async def _queues(client: Client, queue: str | None) -> list[str]:
     return [queue] if queue is not None else await client.queues()
 
 
-@router.get("", response_model=DeadPageOut, responses=responses(401, 403, 422, 429, 503), summary="List dead tasks")
+@router.get(
+    "",
+    dependencies=[Viewer],
+    response_model=DeadPageOut,
+    responses=responses(401, 403, 422, 429, 503),
+    summary="List dead tasks",
+)
 async def list_dead(
     client: ClientDep, queue: QueueFilter = None, task: TaskFilter = None, cursor: Cursor = None, limit: Limit = 50
 ) -> Response:
@@ -61,6 +68,7 @@ def _split(cursor: str | None, names: list[str]) -> tuple[int, str | None]:
 
 @router.post(
     "/{task_id:task_id}/retry",
+    dependencies=[Admin],
     response_model=TaskAccepted,
     responses=responses(401, 403, 404, 409, 422, 429, 503),
     summary="Redrive one dead task",
@@ -75,7 +83,11 @@ async def redrive_one(
 
 
 @router.post(
-    "/retry", response_model=Counted, responses=responses(401, 403, 422, 429, 503), summary="Redrive dead tasks"
+    "/retry",
+    dependencies=[Admin],
+    response_model=Counted,
+    responses=responses(401, 403, 422, 429, 503),
+    summary="Redrive dead tasks",
 )
 async def redrive_many(client: ClientDep, queue: QueueFilter = None, task: TaskFilter = None) -> Response:
     """Requeue every dead task (of `queue`, named `task`, when given)."""
@@ -85,6 +97,7 @@ async def redrive_many(client: ClientDep, queue: QueueFilter = None, task: TaskF
 
 @router.delete(
     "/{task_id:task_id}",
+    dependencies=[Admin],
     response_model=Counted,
     responses=responses(401, 403, 404, 409, 422, 429, 503),
     summary="Purge one dead task",
@@ -105,7 +118,13 @@ async def _dead_task(client: Client, task_id: str, queue: str | None) -> Task:
     return record
 
 
-@router.delete("", response_model=Counted, responses=responses(401, 403, 422, 429, 503), summary="Purge dead tasks")
+@router.delete(
+    "",
+    dependencies=[Admin],
+    response_model=Counted,
+    responses=responses(401, 403, 422, 429, 503),
+    summary="Purge dead tasks",
+)
 async def purge(client: ClientDep, queue: QueueFilter = None, task: TaskFilter = None) -> Response:
     """Delete dead tasks for good (of `queue`, named `task`, when given)."""
     count = sum([await client.purge_dead(name, task=task) for name in await _queues(client, queue)])

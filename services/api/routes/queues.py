@@ -9,17 +9,24 @@ from fastapi.responses import Response
 
 from dtq.errors import TaskNotFound
 from dtq.task import TaskState
-from services.api.deps import Admin, ClientDep
+from services.api.deps import Admin, ClientDep, Viewer
 from services.api.errors import responses
 from services.api.routes import views
 from services.api.schemas import SHARD_PATTERN, QueueOut, QueuesOut, TaskListOut
 
-router = APIRouter(prefix="/queues", tags=["queues"], dependencies=[Admin])
+# Roles per route, not per router: reading is for viewers, pausing for admins.
+router = APIRouter(prefix="/queues", tags=["queues"])
 
 QueueName = Annotated[str, Path(pattern=SHARD_PATTERN, description="Queue name.")]
 
 
-@router.get("", response_model=QueuesOut, responses=responses(401, 403, 429, 503), summary="List queues")
+@router.get(
+    "",
+    dependencies=[Viewer],
+    response_model=QueuesOut,
+    responses=responses(401, 403, 429, 503),
+    summary="List queues",
+)
 async def list_queues(client: ClientDep) -> Response:
     """Every queue with its counts."""
     stats = await client.all_queue_stats()
@@ -32,7 +39,11 @@ async def _known(client: ClientDep, name: str) -> None:
 
 
 @router.get(
-    "/{name}", response_model=QueueOut, responses=responses(401, 403, 404, 422, 429, 503), summary="Read a queue"
+    "/{name}",
+    dependencies=[Viewer],
+    response_model=QueueOut,
+    responses=responses(401, 403, 404, 422, 429, 503),
+    summary="Read a queue",
 )
 async def read_queue(name: QueueName, client: ClientDep) -> Response:
     """One queue's counts."""
@@ -42,6 +53,7 @@ async def read_queue(name: QueueName, client: ClientDep) -> Response:
 
 @router.get(
     "/{name}/tasks",
+    dependencies=[Viewer],
     response_model=TaskListOut,
     responses=responses(401, 403, 422, 429, 503),
     summary="List a queue's tasks",
@@ -63,7 +75,11 @@ async def list_tasks(
 
 
 @router.post(
-    "/{name}/pause", response_model=QueueOut, responses=responses(401, 403, 422, 429, 503), summary="Pause a queue"
+    "/{name}/pause",
+    dependencies=[Admin],
+    response_model=QueueOut,
+    responses=responses(401, 403, 422, 429, 503),
+    summary="Pause a queue",
 )
 async def pause(name: QueueName, client: ClientDep) -> Response:
     """Workers stop claiming from the queue; running tasks finish."""
@@ -72,7 +88,11 @@ async def pause(name: QueueName, client: ClientDep) -> Response:
 
 
 @router.post(
-    "/{name}/resume", response_model=QueueOut, responses=responses(401, 403, 404, 422, 429, 503), summary="Resume"
+    "/{name}/resume",
+    dependencies=[Admin],
+    response_model=QueueOut,
+    responses=responses(401, 403, 404, 422, 429, 503),
+    summary="Resume",
 )
 async def resume(name: QueueName, client: ClientDep) -> Response:
     """Workers claim from the queue again."""

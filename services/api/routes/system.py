@@ -10,7 +10,7 @@ from fastapi.responses import Response
 from dtq.errors import RedisUnavailable, UnsafeRedisConfig
 from dtq.store.connection import check_eviction_policy, inspect_server
 from services.api import prometheus
-from services.api.deps import Admin, ClientDep, StateDep
+from services.api.deps import ClientDep, StateDep, Viewer
 from services.api.errors import ApiError, responses
 from services.api.routes import views
 from services.api.schemas import SHARD_PATTERN, ActivityOut, Health, WorkersOut
@@ -39,7 +39,7 @@ async def readyz(state: StateDep) -> Response:
 
 @router.get(
     "/workers",
-    dependencies=[Admin],
+    dependencies=[Viewer],
     response_model=WorkersOut,
     responses=responses(401, 403, 429, 503),
     summary="Live workers",
@@ -51,7 +51,7 @@ async def workers(client: ClientDep) -> Response:
 
 @router.get(
     "/stats",
-    dependencies=[Admin],
+    dependencies=[Viewer],
     response_model=ActivityOut,
     responses=responses(401, 403, 422, 429, 503),
     summary="Activity per minute",
@@ -68,7 +68,7 @@ async def stats(
 
 @router.get(
     "/metrics",
-    dependencies=[Admin],
+    dependencies=[Viewer],
     responses={
         200: {"content": {"text/plain": {}}, "description": "Prometheus text format"},
         **responses(401, 403, 429, 503),

@@ -11,8 +11,7 @@ from starlette.convertors import Convertor, register_url_convertor
 
 from dtq.task import MAX_KEY_LENGTH
 from services.api import body
-from services.api.auth import Role
-from services.api.deps import Admin, ApiState, ClientDep, Producer, authorize
+from services.api.deps import ENQUEUE, Admin, AnyRole, ApiState, ClientDep, authorize
 from services.api.errors import ApiError, responses
 from services.api.routes import views
 from services.api.schemas import SHARD_PATTERN, BulkAccepted, CancelOut, ScheduledTaskIn, TaskAccepted, TaskIn, TaskOut
@@ -69,7 +68,7 @@ def enqueue_spec(body_schema: str, *, idempotency_header: bool) -> dict[str, Any
 
 def _state(request: Request) -> ApiState:
     state: ApiState = request.app.state.dtq
-    authorize(state, request.headers.get("authorization"), Role.PRODUCER)
+    authorize(state, request.headers.get("authorization"), ENQUEUE)
     return state
 
 
@@ -137,7 +136,7 @@ async def enqueue_bulk(request: Request) -> Response:
 
 @router.get(
     "/{task_id:task_id}",
-    dependencies=[Producer],
+    dependencies=[AnyRole],
     response_model=TaskOut,
     responses=responses(401, 403, 404, 422, 429, 503),
     summary="Read a task",

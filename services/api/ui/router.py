@@ -18,7 +18,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from services.api.auth import Principal
-from services.api.deps import Producer, StateDep
+from services.api.deps import AnyRole, StateDep
 from services.api.errors import ApiError
 from services.api.routes import views
 
@@ -95,6 +95,6 @@ async def asset(request: Request, name: str) -> Response:
 
 
 @router.get("/whoami")
-async def whoami(state: StateDep, principal: Annotated[Principal, Producer]) -> Response:
-    """The caller's role (admin or producer), and whether the API checks tokens at all."""
+async def whoami(state: StateDep, principal: Annotated[Principal, AnyRole]) -> Response:
+    """The caller's role (producer, viewer or admin), and whether the API checks tokens at all."""
     return views.json({"role": principal.role.value, "auth": not state.tokens.open})
