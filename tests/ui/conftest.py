@@ -17,7 +17,8 @@ __all__ = ["api", "browser", "make_api", "serve"]  # the API's ASGI fixtures, fo
 
 ADMIN_TOKEN = "ui-admin-token-0123456789abcdef"
 PRODUCER_TOKEN = "ui-producer-token-0123456789ab"
-TOKENS = f"{ADMIN_TOKEN}:admin,{PRODUCER_TOKEN}:producer"
+VIEWER_TOKEN = "ui-viewer-token-0123456789abcd"
+TOKENS = f"{ADMIN_TOKEN}:admin,{PRODUCER_TOKEN}:producer,{VIEWER_TOKEN}:viewer"
 
 
 @pytest.fixture(scope="session")

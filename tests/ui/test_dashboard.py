@@ -16,7 +16,7 @@ from selenium.webdriver.support.ui import WebDriverWait
 
 from dtq.settings import Settings
 from tests.ui import support
-from tests.ui.conftest import ADMIN_TOKEN, PRODUCER_TOKEN, TOKENS
+from tests.ui.conftest import ADMIN_TOKEN, PRODUCER_TOKEN, TOKENS, VIEWER_TOKEN
 
 pytestmark = pytest.mark.browser
 
@@ -209,6 +209,51 @@ def test_producer_token_hides_admin_actions(browser: WebDriver, serve: Serve) ->
         assert browser.find_elements(By.CSS_SELECTOR, "[data-action]") == []
         assert browser.find_elements(By.XPATH, "//button[contains(., 'Cancel') or contains(., 'Pause')]") == []
         support.screenshot(browser, "producer")
+
+
+VERBS = ("Cancel", "Pause", "Resume", "Redrive", "Purge")
+ACTIONS = "//button[" + " or ".join(f"contains(., '{verb}')" for verb in VERBS) + "]"
+
+
+def no_actions(driver: WebDriver) -> None:
+    assert driver.find_elements(By.CSS_SELECTOR, "[data-action]") == []
+    assert driver.find_elements(By.XPATH, ACTIONS) == []
+
+
+def test_viewer_token_sees_every_page_but_no_actions(browser: WebDriver, serve: Serve, settings: Settings) -> None:
+    with serve(TOKENS) as base, support.api_client(base, ADMIN_TOKEN) as api:
+        dead = support.enqueue(api, [{"task": "charge_card", "queue": "billing", "payload": n, "max_retries": 0}
+                                     for n in range(2)])  # fmt: skip
+        support.run_burst(settings, ["billing"])
+        support.enqueue(api, [{"task": "send_email", "queue": "emails"}] * 3)
+        browser.get(f"{base}/ui/")
+        find(browser, "input#token").send_keys(VIEWER_TOKEN)
+        click(browser, "form.login button[type=submit]")
+        assert find(browser, ".badge.role").text == "viewer"
+        links = [a.get_attribute("data-route") for a in browser.find_elements(By.CSS_SELECTOR, "nav.primary a")]
+        assert links == ["", "dead", "scheduled", "workers", "task"]
+
+        wait(browser).until(text_is(cell("emails", "ready"), "3"))  # the overview, live
+        wait(browser).until(text_is(cell("billing", "dead"), "2"))
+        assert browser.find_elements(By.CSS_SELECTOR, 'td[data-col="actions"]') == []
+        no_actions(browser)
+        support.screenshot(browser, "viewer-overview")
+
+        click(browser, 'nav.primary a[data-route="dead"]')
+        row = find(browser, f'tr[data-id="{dead[0]}"]')
+        assert "RuntimeError: card declined: 0" in row.text
+        assert "2 dead in every queue" in find(browser, ".bulk").text
+        no_actions(browser)
+        click(browser, f'tr[data-id="{dead[0]}"] td button.link')  # inspecting is reading: allowed
+        assert "RuntimeError" in find(browser, "dialog.record-dialog pre.error").text
+        no_actions(browser)
+        support.screenshot(browser, "viewer-dead")
+        click(browser, "dialog.record-dialog button[aria-label=Close]")
+
+        browser.get(f"{base}/ui/#/queues/emails")
+        wait(browser).until(text_is('.tabs a[data-state="queued"] .count', "3"))
+        assert len(browser.find_elements(By.CSS_SELECTOR, "table.grid tbody tr[data-id]")) == 3
+        no_actions(browser)
 
 
 def test_overview_renders_100_queues_quickly(browser: WebDriver, serve: Serve) -> None:

@@ -78,8 +78,10 @@ export interface DeadPage {
   next_cursor: string | null;
 }
 
+export type Role = "producer" | "viewer" | "admin";
+
 export interface Identity {
-  role: "admin" | "producer";
+  role: Role;
   auth: boolean;
 }
 

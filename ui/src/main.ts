@@ -3,7 +3,7 @@
 // every URL stays relative: the dashboard works under any path prefix.
 
 import "./style.css";
-import { api, ApiError, token } from "./api";
+import { api, ApiError, Identity, token } from "./api";
 import { h, replace } from "./dom";
 import { deadView } from "./views/dead";
 import { lookupView } from "./views/lookup";
@@ -16,17 +16,18 @@ import { Context, message, notice, statusElement, toastElement, View } from "./u
 interface Route {
   view: View;
   title: string;
-  admin: boolean;
+  /** Needs a token that may browse (viewer or admin); producers get task lookup only. */
+  browse: boolean;
   nav?: string;
 }
 
 const ROUTES: Record<string, Route> = {
-  "": { view: overview, title: "Overview", admin: true, nav: "Overview" },
-  queues: { view: queueView, title: "Queue", admin: true },
-  dead: { view: deadView, title: "Dead letters", admin: true, nav: "Dead letters" },
-  scheduled: { view: scheduledView, title: "Scheduled", admin: true, nav: "Scheduled" },
-  workers: { view: workersView, title: "Workers", admin: true, nav: "Workers" },
-  task: { view: lookupView, title: "Find a task", admin: false, nav: "Find a task" },
+  "": { view: overview, title: "Overview", browse: true, nav: "Overview" },
+  queues: { view: queueView, title: "Queue", browse: true },
+  dead: { view: deadView, title: "Dead letters", browse: true, nav: "Dead letters" },
+  scheduled: { view: scheduledView, title: "Scheduled", browse: true, nav: "Scheduled" },
+  workers: { view: workersView, title: "Workers", browse: true, nav: "Workers" },
+  task: { view: lookupView, title: "Find a task", browse: false, nav: "Find a task" },
 };
 
 const app = document.getElementById("app")!;
@@ -40,7 +41,7 @@ function parse(): { path: string[]; params: URLSearchParams } {
 
 function shell(ctx: Context): HTMLElement[] {
   const links = Object.entries(ROUTES)
-    .filter(([, route]) => route.nav && (ctx.admin || !route.admin))
+    .filter(([, route]) => route.nav && (ctx.browse || !route.browse))
     .map(([key, route]) => h("a", { href: `#/${key}`, "data-route": key }, route.nav!));
   const signOut = ctx.auth
     ? h("button", { type: "button", class: "ghost small", onclick: () => { token.clear(); location.reload(); } }, "Sign out")
@@ -49,7 +50,7 @@ function shell(ctx: Context): HTMLElement[] {
     h("header", { class: "top" },
       h("a", { class: "brand", href: "#/" }, h("span", { class: "logo", "aria-hidden": "true" }), "dtq"),
       h("nav", { class: "primary", "aria-label": "Sections" }, links),
-      h("div", { class: "who" }, statusElement, ctx.auth ? h("span", { class: `badge role ${ctx.admin ? "admin" : "producer"}` }, ctx.admin ? "admin" : "producer") : null, signOut)),
+      h("div", { class: "who" }, statusElement, ctx.auth ? h("span", { class: `badge role ${ctx.role}` }, ctx.role) : null, signOut)),
     main,
     toastElement,
   ];
@@ -59,7 +60,7 @@ function route(ctx: Context, focus: boolean): void {
   if (dispose) dispose();
   const { path, params } = parse();
   let chosen = ROUTES[path[0] ?? ""] ?? ROUTES[""];
-  if (chosen.admin && !ctx.admin) chosen = ROUTES.task;
+  if (chosen.browse && !ctx.browse) chosen = ROUTES.task;
   document.title = `dtq · ${chosen.title}`;
   for (const link of document.querySelectorAll<HTMLAnchorElement>("nav.primary a")) {
     const current = ROUTES[link.dataset.route ?? ""] === chosen;
@@ -76,7 +77,7 @@ function login(problem?: string): void {
     "form",
     { class: "login panel", "aria-labelledby": "login-title" },
     h("h1", { id: "login-title" }, h("span", { class: "logo", "aria-hidden": "true" }), "dtq"),
-    h("p", null, "This API checks bearer tokens. Enter an admin token to manage queues, or a producer token to look up tasks. It is kept in this browser tab only."),
+    h("p", null, "This API checks bearer tokens. Enter an admin token to manage queues, a viewer token to watch them, or a producer token to look up tasks. It is kept in this browser tab only."),
     problem ? notice(problem, "error") : null,
     h("label", { for: "token" }, "API token"),
     input,
@@ -92,6 +93,11 @@ function login(problem?: string): void {
   input.focus();
 }
 
+/** What the shell and views may offer: roles are checked by the API; this only hides what it would refuse. */
+function contextOf(me: Identity): Context {
+  return { role: me.role, browse: me.role !== "producer", manage: me.role === "admin", auth: me.auth };
+}
+
 let signedIn = false;
 
 async function start(): Promise<void> {
@@ -99,7 +105,7 @@ async function start(): Promise<void> {
   const had = token.get() !== null;
   try {
     const me = await api.whoami();
-    ctx = { admin: me.role === "admin", auth: me.auth };
+    ctx = contextOf(me);
   } catch (error) {
     if (error instanceof ApiError && error.status === 401) {
       token.clear();

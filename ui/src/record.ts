@@ -49,10 +49,10 @@ function block(label: string, text: string, kind = ""): HTMLElement {
 /** The record as a definition list and code blocks, with action buttons for admins. */
 export function renderRecord(task: Task, ctx: Context, changed: () => void): HTMLElement {
   const actions: HTMLElement[] = [];
-  if (ctx.admin && cancellable(task)) {
+  if (ctx.manage && cancellable(task)) {
     actions.push(button("Cancel task", async () => (await cancelTask(task)) && changed(), { class: "danger", "data-action": "cancel" }));
   }
-  if (ctx.admin && task.state === "dead") {
+  if (ctx.manage && task.state === "dead") {
     actions.push(button("Redrive", async () => (await redriveTask(task)) && changed(), { class: "primary", "data-action": "redrive" }));
   }
   return h(

@@ -47,7 +47,7 @@ export const STATE_COLUMNS: Record<string, string[]> = {
 export function taskTable(tasks: Task[], columns: string[], ctx: Context, changed: () => void, empty: string): HTMLTableElement {
   const chosen = columns.map((name) => COLUMNS[name]);
   const head = h("tr", null, h("th", { scope: "col" }, "ID"), chosen.map((c) => h("th", { scope: "col", class: c.numeric ? "num" : null }, c.label)),
-    ctx.admin ? h("th", { scope: "col" }, h("span", { class: "sr-only" }, "Actions")) : null);
+    ctx.manage ? h("th", { scope: "col" }, h("span", { class: "sr-only" }, "Actions")) : null);
   const rows = tasks.map((task) =>
     h(
       "tr",
@@ -55,7 +55,7 @@ export function taskTable(tasks: Task[], columns: string[], ctx: Context, change
       h("td", null, h("button", { type: "button", class: "link mono", title: task.id, "aria-label": `Inspect task ${task.id}`,
         onclick: () => showTask(task.id, task.queue, ctx, changed) }, shortId(task.id))),
       chosen.map((c) => h("td", { class: c.numeric ? "num" : null }, c.cell(task))),
-      ctx.admin ? h("td", { class: "row-actions" }, rowAction(task, changed)) : null,
+      ctx.manage ? h("td", { class: "row-actions" }, rowAction(task, changed)) : null,
     ),
   );
   if (!rows.length) rows.push(h("tr", { class: "empty" }, h("td", { colspan: chosen.length + 2 }, empty)));

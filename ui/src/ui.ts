@@ -1,12 +1,16 @@
 // Pieces every view uses: the view contract, live polling, the status line, toasts, the
 // confirmation dialog and a keyed table that updates in place.
 
-import { ApiError } from "./api";
+import { ApiError, Role } from "./api";
 import { Child, h, replace, setText } from "./dom";
 
 export interface Context {
-  /** The token may use admin endpoints (always true when the API has no tokens). */
-  admin: boolean;
+  /** The token's role (admin when the API has no tokens). */
+  role: Role;
+  /** The token may read queues, dead letters, workers and stats: viewer or admin. */
+  browse: boolean;
+  /** The token may change things (cancel, pause, resume, redrive, purge): admin only. */
+  manage: boolean;
   /** The API checks tokens (so "Sign out" makes sense). */
   auth: boolean;
 }
@@ -66,7 +70,7 @@ export function toast(text: string, kind: "ok" | "error" = "ok"): void {
   toastTimer = window.setTimeout(() => (toastRegion.className = "toast"), 5000);
 }
 
-/** Run an admin action, toast its outcome; returns whether it worked. */
+/** Run a managing action, toast its outcome; returns whether it worked. */
 export async function act(action: () => Promise<string>): Promise<boolean> {
   try {
     toast(await action());

@@ -63,7 +63,7 @@ export const deadView: View = (root, params, ctx) => {
     replace(
       bulk,
       h("span", { class: "muted" }, task ? `Dead tasks in ${scope}` : `${count(total)} dead in ${scope}`),
-      ctx.admin && (task || total > 0)
+      ctx.manage && (task || total > 0)
         ? [
             button(task ? "Redrive matching" : `Redrive all (${count(total)})`, async () => {
               if (!(await confirmAction("Redrive dead tasks?", `Requeue ${what}, each with a fresh set of retries.`, "Redrive"))) return;

@@ -19,7 +19,7 @@ export const lookupView: View = (root, params, ctx) => {
   replace(
     root,
     h("h1", null, "Find a task"),
-    ctx.admin ? null : notice("This is a producer token: it can enqueue tasks and read them by id. Queues, workers and dead letters need an admin token."),
+    ctx.browse ? null : notice("This is a producer token: it can enqueue tasks and read them by id. Queues, workers and dead letters need a viewer or admin token."),
     h("section", { class: "panel" }, form, result),
   );
   const load = async (): Promise<void> => {

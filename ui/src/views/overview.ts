@@ -29,7 +29,7 @@ export const overview: View = (root, _params, ctx) => {
   const failureSummary = h("p", { class: "chart-summary" });
   const search = h("input", { type: "search", placeholder: "Filter queues", "aria-label": "Filter queues by name" });
 
-  const table = new LiveTable<Queue>(queueColumns(ctx.admin, () => void refreshQueues()), (q) => q.name, "Queues", "No queues yet: enqueue a task to create one.");
+  const table = new LiveTable<Queue>(queueColumns(ctx.manage, () => void refreshQueues()), (q) => q.name, "Queues", "No queues yet: enqueue a task to create one.");
   search.addEventListener("input", () => {
     const needle = search.value.trim().toLowerCase();
     table.filter = (q) => q.name.toLowerCase().includes(needle);
@@ -131,7 +131,7 @@ function priorities(queue: Queue, cell: HTMLTableCellElement): void {
   replace(cell, parts.map(([p, n]) => h("span", { class: "chip", title: `priority ${p}: ${count(n)} ready` }, `P${p} ${count(n)}`)));
 }
 
-function queueColumns(admin: boolean, changed: () => void): Column<Queue>[] {
+function queueColumns(manage: boolean, changed: () => void): Column<Queue>[] {
   const columns: Column<Queue>[] = [
     {
       id: "name",
@@ -168,7 +168,7 @@ function queueColumns(admin: boolean, changed: () => void): Column<Queue>[] {
     { id: "succeeded", label: "Succeeded", numeric: true, sort: (q) => q.succeeded, render: numberCell((q) => q.succeeded, count) },
     { id: "age", label: "Oldest ready", numeric: true, sort: (q) => q.oldest_ready_age, render: numberCell((q) => q.oldest_ready_age, age) },
   ];
-  if (admin) {
+  if (manage) {
     columns.push({
       id: "actions",
       label: "Actions",

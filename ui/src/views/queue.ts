@@ -84,7 +84,7 @@ export const queueView: View = (root, params, ctx, path) => {
     setText(badge, queue.paused ? "paused" : "running");
     badge.className = `badge ${queue.paused ? "paused" : "running"}`;
     setText(age_, queue.ready ? `oldest ready ${age(queue.oldest_ready_age)}` : "");
-    if (!ctx.admin || paused === queue.paused) return;
+    if (!ctx.manage || paused === queue.paused) return;
     paused = queue.paused;
     const verb = queue.paused ? "Resume" : "Pause";
     replace(control, button(`${verb} queue`, async () => {
