@@ -90,11 +90,17 @@ def test_service_monitor_is_well_formed() -> None:
     assert endpoint["port"] in {p["name"] for p in service["spec"]["ports"]}
     selector = monitor["spec"]["selector"]["matchLabels"]
     assert selector.items() <= service["metadata"]["labels"].items()
-    # /metrics is admin-only once tokens exist: Prometheus presents the first admin token.
+    # Once tokens exist Prometheus presents one: the first viewer token, though an admin one comes first.
     credentials = endpoint["authorization"]["credentials"]
     assert endpoint["authorization"]["type"] == "Bearer"
     assert credentials == {"name": "dtq-api-tokens", "key": "metrics-token"}
-    assert rendered.secret_value("dtq-api-tokens", "metrics-token") == "admin-token-0123456789abcdef"
+    assert rendered.secret_value("dtq-api-tokens", "metrics-token") == "viewer-token-0123456789abcd"
+
+
+def test_service_monitor_falls_back_to_an_admin_token_without_a_viewer() -> None:
+    tokens = [{"token": "p" * 20, "role": "producer"}, {"token": "a" * 20, "role": "admin"}]
+    rendered = render({"serviceMonitor": {"enabled": True}, "api": {"auth": {"tokens": tokens}}})
+    assert rendered.secret_value("dtq-api-tokens", "metrics-token") == "a" * 20
 
 
 def test_service_monitor_token_without_tokens_or_from_a_named_secret() -> None:

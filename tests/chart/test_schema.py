@@ -277,9 +277,9 @@ FAILED_AT_RENDER = {
         "not both",
     ),
     "an autoscaler without workers": ({"worker": {"enabled": False}}, "needs worker.enabled"),
-    "a ServiceMonitor with no admin token to present": (
+    "a ServiceMonitor with no viewer or admin token to present": (
         {"serviceMonitor": {"enabled": True}, "api": {"auth": {"tokens": [{"token": "p" * 20, "role": "producer"}]}}},
-        "needs an admin token",
+        "needs a viewer or admin token",
     ),
     "autoscaler max below min": ({"operator": {"autoscaler": {"minReplicas": 5, "maxReplicas": 2}}}, "maxReplicas"),
 }

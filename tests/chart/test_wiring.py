@@ -100,7 +100,9 @@ def test_token_changes_roll_the_api() -> None:
 def test_tokens_go_to_a_secret_and_reach_only_the_api() -> None:
     rendered = render_scenario("ingress-tokens-netpol-values.yaml")
     tokens = rendered.secret_value("dtq-api-tokens", "tokens")
-    assert tokens == "producer-token-0123456789:producer,admin-token-0123456789abcdef:admin"
+    assert tokens == (
+        "producer-token-0123456789:producer,admin-token-0123456789abcdef:admin,viewer-token-0123456789abcd:viewer"
+    )
     for obj, container in dtq_containers(rendered):
         env = {e["name"]: e for e in container.get("env", [])}
         if obj["metadata"]["name"] == "dtq-api":
