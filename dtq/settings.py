@@ -165,9 +165,6 @@ class SchedulerSettings(Section):
     )
 
 
-Role = Literal["producer", "viewer", "admin"]
-
-
 class ApiSettings(Section):
     """The REST API process."""
 
