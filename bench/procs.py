@@ -71,7 +71,8 @@ def run(
     cwd: Path,
     timeout_s: float,
 ) -> subprocess.CompletedProcess[str]:
-    """Run to completion in its own group; on timeout kill the whole group and raise."""
+    """Run to completion in its own group; on timeout (or the harness being stopped) kill the
+    whole group and raise."""
     proc = subprocess.Popen(
         list(argv),
         env=None if env is None else dict(env),
@@ -84,7 +85,7 @@ def run(
     )
     try:
         out, err = proc.communicate(timeout=timeout_s)
-    except subprocess.TimeoutExpired:
+    except BaseException:  # TimeoutExpired, or SystemExit from the CLI's signal handler
         _signal_group(proc.pid, signal.SIGKILL)
         proc.communicate()
         raise
