@@ -72,7 +72,7 @@ class Mode:
 SINGLE = Mode("`POST /tasks`, closed loop (wrk)", "POST /tasks", "/tasks", 1, 32, None, "≥ 5,000 requests/s")
 PACED = Mode("`POST /tasks`, paced at 1,000/s", "POST /tasks at 1,000/s", "/tasks", 1, 32, 1000.0, "p99 < 20 ms")
 # Two connections: one request's body is parsed while the other's tasks are stored; more only
-# queue up behind the one process (4 and 8 measured lower tasks/s and far higher latency).
+# queue up behind the one process (on a busy machine 4 and 8 gave no more tasks/s and 3-5x the p50).
 BULK = Mode(
     "`POST /tasks/bulk`, 1,000 tasks each (wrk)", "POST /tasks/bulk", "/tasks/bulk", 1000, 2, None, "≥ 50,000 tasks/s"
 )
