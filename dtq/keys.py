@@ -99,7 +99,7 @@ class QueueKeys:
 
     @property
     def claim_prefix(self) -> str:
-        """Prefix of `claim:<lease token>`: string "id@ready ms,..." of one claim, kept for its lease."""
+        """Prefix of `claim:<lease token>`: string "id@ready ms,..." of one claim, kept until answered."""
         return self.base + "claim:"
 
     @property

@@ -119,6 +119,7 @@ class Worker:
         self._claims = itertools.count(1)
         # A claim whose reply never came keeps its token: the retry gets that same batch back.
         self._unanswered: dict[str, str] = {}
+        self._answered: dict[str, str] = {}  # per queue, the last answered claim token, to forget
         # Half the slots per claim: one batch runs and is recorded while the next is claimed.
         self._batch_limit = max(1, self.concurrency // 2)
         self._rotation = itertools.cycle(range(len(self.queues)))
@@ -290,9 +291,10 @@ class Worker:
         token = self._unanswered.setdefault(queue, f"{self.id}#{next(self._claims)}")
         batch = await self.client.scripts.run(
             calls.claim(self.client.keys(queue), count=count, lease_ms=self._lease_ms, token=token,
-                        order=self._priority_order())
+                        order=self._priority_order(), forget=self._answered.get(queue, ""))
         )  # fmt: skip
         del self._unanswered[queue]
+        self._answered[queue] = token
         for claimed in batch.tasks:
             self._latency.observe(queue, "pickup", max(0, batch.now_ms - claimed.ready_ms) / 1000)
             held = Held(queue, claimed, token)
@@ -408,7 +410,7 @@ class Worker:
             self._held.pop(recorded.id, None)
             if not recorded.accepted:
                 log.info(
-                    "outcome %s of task %s not recorded: its lease was lost (another attempt or a cancel owns it)",
+                    "outcome %s of task %s not recorded: already recorded by an earlier send, or its lease was lost",
                     recorded.kind, recorded.id,
                 )  # fmt: skip
         self._slot_freed_now()

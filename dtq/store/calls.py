@@ -124,10 +124,16 @@ class ClaimBatch:
         return self.ready_left < 0
 
 
-def claim(keys: QueueKeys, *, count: int, lease_ms: int, token: str, order: str) -> Call[ClaimBatch]:
+# How many leases long a claim nobody forgets can still be resent: a worker cut off for longer is
+# taken for dead (its heartbeat lapsed too), and records of dead workers must not pile up.
+CLAIM_MEMORY_LEASES = 10
+
+
+def claim(keys: QueueKeys, *, count: int, lease_ms: int, token: str, order: str, forget: str = "") -> Call[ClaimBatch]:
     """Claim up to `count` ready tasks; `order` is '' (strict) or the priority levels to visit.
 
-    `token` names this claim: "<worker id>#<n>", without '|'.
+    `token` names this claim: "<worker id>#<n>", without '|'. `forget` is the token of the
+    caller's previous claim on this queue, answered since, whose record is no longer needed.
     """
 
     def parse(reply: list[Any]) -> ClaimBatch:
@@ -147,8 +153,10 @@ def claim(keys: QueueKeys, *, count: int, lease_ms: int, token: str, order: str)
             keys.column("state"),
             keys.column("run"),
             keys.claim_prefix,
+            keys.dead,
+            keys.column("error"),
         ),
-        (count, lease_ms, token, order),
+        (count, lease_ms, token, order, forget, lease_ms * CLAIM_MEMORY_LEASES),
         parse,
     )
 

@@ -80,6 +80,7 @@ class QueueMachine(RuleBasedStateMachine):
         self.retention = RetentionSettings()
         self.tasks: dict[str, Model] = {}
         self.tokens = itertools.count()
+        self.claims: dict[str, list[str]] = {}  # token -> ids that claim took
         self.enqueued = itertools.count()
 
     def teardown(self) -> None:
@@ -118,6 +119,8 @@ class QueueMachine(RuleBasedStateMachine):
         for t in claimed:
             fresh_rivals = [u for u in rest if u.priority == t.priority and not u.requeued and not t.requeued]
             assert all(u.order > t.order for u in fresh_rivals), "FIFO broken"
+        if batch.tasks:  # an empty claim leaves no record: sent again, it is a new claim
+            self.claims[token] = [c.id for c in batch.tasks]
         for c in batch.tasks:
             model = self.tasks[c.id]
             model.state, model.attempts, model.token, model.last_token, model.ready_ms = (
@@ -128,6 +131,22 @@ class QueueMachine(RuleBasedStateMachine):
                 c.ready_ms,
             )
             assert c.attempt == model.attempts
+
+    @precondition(lambda self: self.claims)
+    @rule(index=st.integers(0, 50))
+    def resend_claim(self, index: int) -> None:
+        """A claim sent again with its token (its reply was lost): the same batch back, taking back
+        what lapsed or ended since unless a newer claim took it or it finished for good."""
+        token = sorted(self.claims)[index % len(self.claims)]
+        batch = self.script(calls.claim(self.keys, count=4, lease_ms=600_000, token=token, order=""))
+        ours = [self.tasks[i] for i in self.claims[token] if i in self.tasks and self.tasks[i].last_token == token]
+        expected = [t for t in ours if t.state in ("active", "queued", "dead")]
+        assert [c.id for c in batch.tasks] == [t.id for t in expected]
+        for c, t in zip(batch.tasks, expected, strict=True):
+            if t.state != "active":
+                t.attempts = max(t.attempts, 1)  # a redriven task's count restarts with this run
+            assert c.attempt == t.attempts
+            t.state, t.token = "active", token
 
     @precondition(lambda self: self.held())
     @rule(index=st.integers(0, 50), stale=st.booleans())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import itertools
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -18,6 +19,8 @@ from dtq.store import calls
 from dtq.store.calls import ClaimBatch, Enqueued
 from dtq.store.scripts import Scripts
 from dtq.task import TaskRequest, prepare
+
+TOKENS = itertools.count(1)
 
 
 @dataclass
@@ -42,9 +45,17 @@ class Queue:
         return [o.id for o in outcomes]
 
     async def claim(
-        self, count: int = 100, *, token: str = "tok", lease_ms: int = 30_000, order: str = ""
+        self, count: int = 100, *, token: str = "", lease_ms: int = 30_000, order: str = "", forget: str = ""
     ) -> ClaimBatch:
-        return await self.scripts.run(calls.claim(self.keys, count=count, lease_ms=lease_ms, token=token, order=order))
+        """A claim with `token`, or with a new one each time (a token repeated is a resend)."""
+        token = token or f"w#{next(TOKENS)}"
+        call = calls.claim(self.keys, count=count, lease_ms=lease_ms, token=token, order=order, forget=forget)
+        return await self.scripts.run(call)
+
+    async def lapse(self, *ids: str) -> None:
+        """The leases of `ids` run out and the scheduler's recovery handles them."""
+        await self.client.redis.zadd(self.keys.active, dict.fromkeys(ids, 0), xx=True)
+        await self.scripts.run(calls.requeue_expired(self.keys, 100, self.retention))
 
     async def run_record(self, task_id: str) -> str | None:
         raw = await self.client.redis.hget(self.keys.column("run"), task_id)

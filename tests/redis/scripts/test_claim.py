@@ -86,3 +86,50 @@ async def test_a_repeated_claim_leaves_out_tasks_it_no_longer_holds(queue: Queue
     await queue.scripts.run(calls.complete(queue.keys, [done], queue.retention))
     again = await queue.claim(2, token="w#1")
     assert [t.id for t in again.tasks] == [first.tasks[1].id]
+
+
+async def test_a_resent_claim_takes_back_what_lapsed_while_its_reply_was_lost(queue: Queue) -> None:
+    ids = await queue.add(2, max_retries=0)
+    first = await queue.claim(2, token="w#3", lease_ms=30_000)
+    await queue.lapse(*ids)  # the worker never heard the reply; recovery counted the attempt
+    assert [await queue.state(i) for i in ids] == ["dead", "dead"]
+    again = await queue.claim(2, token="w#3", lease_ms=30_000)
+    assert [t.id for t in again.tasks] == ids
+    assert [t.attempt for t in again.tasks] == [1, 1]  # the same attempt, not another
+    assert [await queue.state(i) for i in ids] == ["active", "active"]
+    assert await queue.members(queue.keys.dead) == []
+    assert await queue.client.redis.hmget(queue.keys.column("error"), ids) == [None, None]
+    lease = await queue.client.redis.zscore(queue.keys.active, ids[0])
+    assert lease is not None and lease - again.now_ms == 30_000  # a fresh lease
+    assert [await queue.run_record(i) for i in ids] == [f"1|{again.now_ms}|w#3"] * 2
+    assert first.now_ms <= again.now_ms
+
+
+async def test_a_resent_claim_takes_back_a_requeued_task_nobody_claimed(queue: Queue) -> None:
+    (task_id,) = await queue.add(max_retries=2)
+    await queue.claim(token="w#1")
+    await queue.lapse(task_id)
+    assert await queue.state(task_id) == "queued"
+    again = await queue.claim(token="w#1")
+    assert [t.id for t in again.tasks] == [task_id]
+    assert await queue.members(queue.keys.ready) == []
+    assert again.ready_left == 0
+
+
+async def test_a_resent_claim_leaves_a_lapsed_task_another_worker_claimed(queue: Queue) -> None:
+    (task_id,) = await queue.add(max_retries=2)
+    await queue.claim(token="a#1")
+    await queue.lapse(task_id)
+    await queue.claim(token="b#1")
+    assert (await queue.claim(token="a#1")).tasks == []
+    assert (await queue.run_record(task_id) or "").endswith("|b#1")
+
+
+async def test_the_next_claim_forgets_the_answered_one(queue: Queue) -> None:
+    await queue.add(2)
+    await queue.claim(1, token="w#1", lease_ms=1000)
+    memory = await queue.client.redis.pttl(queue.keys.claim_prefix + "w#1")
+    assert 1000 * calls.CLAIM_MEMORY_LEASES - 5000 < memory <= 1000 * calls.CLAIM_MEMORY_LEASES
+    await queue.claim(1, token="w#2", forget="w#1")
+    assert not await queue.client.redis.exists(queue.keys.claim_prefix + "w#1")
+    assert await queue.client.redis.exists(queue.keys.claim_prefix + "w#2")

@@ -48,16 +48,10 @@ async def test_mixed_batch_gets_a_verdict_per_task(queue: Queue) -> None:
     assert await queue.state(ids[1]) == "active"
 
 
-async def lapse(queue: Queue, task_id: str) -> None:
-    """The lease runs out and the scheduler's recovery handles the task."""
-    await queue.client.redis.zadd(queue.keys.active, {task_id: 0}, xx=True)
-    await queue.scripts.run(calls.requeue_expired(queue.keys, 100, queue.retention))
-
-
 async def test_a_late_success_takes_a_requeued_task_out_of_line(queue: Queue) -> None:
     (task_id,) = await queue.add(max_retries=3)
     await queue.claim(token="mine")
-    await lapse(queue, task_id)
+    await queue.lapse(task_id)
     assert await queue.state(task_id) == "queued"
     call = calls.complete(queue.keys, [Success(task_id, "mine", "t", b"7")], queue.retention)
     reply = await queue.client.redis.eval(read_script(call.script), len(call.keys), *call.keys, *call.args)
@@ -72,7 +66,7 @@ async def test_a_late_success_takes_a_requeued_task_out_of_line(queue: Queue) ->
 async def test_a_late_success_brings_a_task_back_from_the_dead_letters(queue: Queue) -> None:
     (task_id,) = await queue.add(max_retries=0)
     await queue.claim(token="mine")
-    await lapse(queue, task_id)
+    await queue.lapse(task_id)
     assert await queue.state(task_id) == "dead"
     flags = await queue.scripts.run(calls.complete(queue.keys, [Success(task_id, "mine", "t", None)], queue.retention))
     assert flags == [True]
@@ -84,7 +78,7 @@ async def test_a_late_success_brings_a_task_back_from_the_dead_letters(queue: Qu
 async def test_a_late_success_is_refused_once_a_newer_attempt_started(queue: Queue) -> None:
     (task_id,) = await queue.add(max_retries=3)
     await queue.claim(token="first")
-    await lapse(queue, task_id)
+    await queue.lapse(task_id)
     await queue.claim(token="second")
     flags = await queue.scripts.run(calls.complete(queue.keys, [Success(task_id, "first", "t", None)], queue.retention))
     assert flags == [False]
@@ -94,7 +88,7 @@ async def test_a_late_success_is_refused_once_a_newer_attempt_started(queue: Que
 async def test_a_late_success_does_not_undo_a_cancel(queue: Queue) -> None:
     (task_id,) = await queue.add(max_retries=3)
     await queue.claim(token="mine")
-    await lapse(queue, task_id)
+    await queue.lapse(task_id)
     await queue.scripts.run(calls.cancel(queue.keys, task_id, queue.retention))
     flags = await queue.scripts.run(calls.complete(queue.keys, [Success(task_id, "mine", "t", None)], queue.retention))
     assert flags == [False]
