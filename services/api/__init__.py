@@ -7,6 +7,8 @@ from collections.abc import Iterator
 
 import uvicorn
 
+from dtq.client import Client
+from dtq.errors import RedisUnavailable
 from dtq.settings import Settings
 from services.api.app import create_app
 from services.runtime import configure_logging, run_process
@@ -44,4 +46,21 @@ def run(settings: Settings, host: str | None, port: int | None) -> None:
     """Serve until SIGTERM/SIGINT, then finish open requests and exit 0."""
     configure_logging(settings.log)
     api = server(settings, host or settings.api.host, port or settings.api.port)
-    run_process(api.serve(), lambda count: api.stop(now=count > 1))
+
+    async def serve() -> None:
+        await refuse_unsafe_redis(settings)
+        await api.serve()
+
+    run_process(serve(), lambda count: api.stop(now=count > 1))
+
+
+async def refuse_unsafe_redis(settings: Settings) -> None:
+    """Raise UnsafeRedisConfig before serving, like the worker and scheduler do, so the process
+    exits with one line instead of uvicorn's lifespan traceback. An unreachable Redis is fine:
+    the API starts and /readyz answers 503 until Redis is back."""
+    client = Client(settings)
+    try:
+        with contextlib.suppress(RedisUnavailable):
+            await client.connect()
+    finally:
+        await client.close()

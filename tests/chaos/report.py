@@ -30,7 +30,7 @@ HIGHLIGHTS = {
         "redrive: each runs once more",
     ],
     "9-memory": ["refusal", "enqueue resumes once memory frees"],
-    "9-eviction": ["worker refuses to start", "scheduler refuses to start", "api refuses or is not ready"],
+    "9-eviction": ["worker refuses to start", "scheduler refuses to start", "api refuses to start"],
     "10-": ["RSS slope after warm-up", "open fds flat", "Redis keys back to baseline", "Redis memory back to baseline"],
 }
 
