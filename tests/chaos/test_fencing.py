@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from dtq.worker import OUTCOME_NOT_RECORDED
 from tests.chaos.cluster import QUEUE, Cluster, Proc, Spec
 from tests.chaos.load import Producer
 from tests.chaos.oracle import Ledger, Verdict
@@ -22,7 +23,6 @@ from tests.chaos.scenario import Form, forms, settle_run
 
 SHORT = Form("short", tasks=600, faults=3, lease=2.0, extra={"rate": 30, "past_lease": 1.0})
 FULL = Form("full", tasks=6000, faults=20, lease=5.0, extra={"rate": 40, "past_lease": 3.0})
-REFUSED = "not recorded: its lease was lost"
 
 
 def body(ref: str) -> dict[str, Any]:
@@ -59,7 +59,7 @@ async def test_frozen_worker_is_fenced(form: Form, tmp_path: Path) -> None:
         await producing
         acc = await settle_run(cluster, ledger, verdict, drain_timeout=120, extra_bound=form.faults * spec.concurrency)
         await asyncio.sleep(1.0)  # a worker thawed last may still be sending its refused outcomes
-        refused = cluster.log_count("worker", REFUSED)
+        refused = cluster.log_count("worker", OUTCOME_NOT_RECORDED)
         totals = await cluster.client.redis.hget(cluster.client.keys(QUEUE).totals, "succeeded|chaos")
     counted = int(totals or 0)
     verdict.facts.update(pauses=len(pauses), in_flight_at_pause=pauses, lease_s=form.lease,

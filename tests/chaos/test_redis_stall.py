@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from dtq.worker import OUTCOME_NOT_RECORDED
 from tests.chaos.cluster import Cluster, Spec
 from tests.chaos.load import Producer
 from tests.chaos.oracle import Ledger, Verdict
@@ -56,7 +57,7 @@ async def test_redis_stall_ambiguous_outcomes(form: Form, tmp_path: Path) -> Non
         acc = await settle_run(cluster, ledger, verdict, drain_timeout=120,
                                extra_bound=form.faults * spec.workers * spec.concurrency)  # fmt: skip
         stored = await cluster.client.redis.hlen(cluster.client.keys("default").column("state"))  # type: ignore[union-attr]
-        refused = cluster.log_count("worker", "not recorded: its lease was lost")
+        refused = cluster.log_count("worker", OUTCOME_NOT_RECORDED)
     distinct = len({i for s in ledger.submissions.values() for i in s.ids} | {e[0].id for e in acc.starts.values()})
     expired = sum(1 for r in acc.records.values() if r.error is not None and r.error.type == "LeaseExpired")
     verdict.facts.update(
