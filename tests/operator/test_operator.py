@@ -85,7 +85,8 @@ def test_the_chart_autoscaler_follows_the_queue_up_down_and_to_zero(
         started = time.monotonic()
         wait_for(lambda: kube.replicas(target) == 0, timeout=COOLDOWN + 5, what="an idle pool to reach zero")
         assert time.monotonic() - started >= COOLDOWN - 0.1
-        reason = kube.status(name)["lastScaleReason"]
+        # The Deployment is scaled before the status is written, so wait for the status too.
+        reason = wait_for(lambda: kube.status(name).get("lastScaleReason"), timeout=3)
         assert re.fullmatch(rf"nothing ready or active for \d+s \(cooldown {COOLDOWN}s\)", reason), reason
 
         # A backlog wakes it within one poll: ceil(35 / 10) = 4.
