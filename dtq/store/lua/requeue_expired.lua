@@ -1,8 +1,9 @@
 #!lua flags=allow-oom
 -- Recover tasks whose lease expired (their worker died, froze, or lost Redis): active -> queued
--- at the back of its level, or -> dead once the lost run used up the last attempt, so a task
--- that kills its worker ends dead instead of looping. The lost run counts as a failed attempt.
--- A task whose cancel was requested ends cancelled.
+-- in the place in line it had when it was claimed, or -> dead once the lost run used up the last
+-- attempt, so a task that kills its worker ends dead instead of looping. The lost run counts as a
+-- failed attempt. A task whose cancel was requested ends cancelled. Back in its old place, not at
+-- the back, so a task whose worker died waits a lease, not a lease plus the whole backlog.
 --
 -- KEYS[1] dtq:{q}:active    zset   KEYS[7]  dtq:{q}:t:prio      hash
 -- KEYS[2] dtq:{q}:ready     zset   KEYS[8]  dtq:{q}:t:error     hash
@@ -31,7 +32,7 @@ local w_state, w_error, w_ready, w_dead = {}, {}, {}, {}
 local failed, retried, buried = {}, {}, {}
 for _, n in ipairs(rest) do
   local id = ids[n]
-  local attempt, holder = string.match(records[n] or '', '^(%d+)|%d*|([^#]*)')
+  local attempt, started, holder = string.match(records[n] or '', '^(%d+)|(%d*)|([^#]*)')
   attempt = tonumber(attempt) or 1
   local ok, spec = pcall(cjson.decode, specs[n] or '')
   local name = ok and type(spec) == 'table' and type(spec.task) == 'string' and spec.task or '?'
@@ -49,7 +50,7 @@ for _, n in ipairs(rest) do
     w_dead[#w_dead + 1] = now; w_dead[#w_dead + 1] = id
     buried[name] = (buried[name] or 0) + 1
   else
-    w_ready[#w_ready + 1] = ready_score(levels[n] or 5, now); w_ready[#w_ready + 1] = id
+    w_ready[#w_ready + 1] = ready_score(levels[n] or 5, tonumber(started) or now); w_ready[#w_ready + 1] = id
     retried[name] = (retried[name] or 0) + 1
   end
 end

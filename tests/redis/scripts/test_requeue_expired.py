@@ -41,6 +41,16 @@ async def test_an_expired_lease_is_requeued_and_counts_an_attempt(queue: Queue) 
     assert again.attempt == 2
 
 
+async def test_a_recovered_task_keeps_its_place_ahead_of_later_tasks(queue: Queue) -> None:
+    (first,) = await queue.add(priority=5)
+    await queue.claim(lease_ms=20)
+    later = await queue.add(3, priority=5)
+    (urgent,) = await queue.add(priority=9)
+    assert await recover(queue) == calls.Recovery(1, 0, 0)
+    claimed = [t.id for t in (await queue.claim(10)).tasks]
+    assert claimed == [urgent, first, *later]
+
+
 async def test_the_last_attempt_ends_dead(queue: Queue) -> None:
     (task_id,) = await queue.add(max_retries=0)
     await queue.claim(lease_ms=20)
