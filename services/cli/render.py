@@ -7,6 +7,7 @@ from dataclasses import asdict
 from typing import Any
 
 import orjson
+from rich import box
 from rich.console import Console
 from rich.table import Table
 
@@ -51,14 +52,22 @@ def queue_row(name: str, c: QueueCounts) -> dict[str, Any]:
     }  # fmt: skip
 
 
-def show_queues(stats: dict[str, QueueCounts]) -> None:
+def ready_by_priority(counts: Sequence[int]) -> str:
+    """Ready counts of the levels that have any, most urgent first: `9:1 5:2` ("-" for none).
+
+    Ten columns of mostly zeros wrapped every row of the table in an 80-column terminal."""
+    levels = [f"{level}:{n}" for level, n in reversed(list(enumerate(counts))) if n]
+    return " ".join(levels) or "-"
+
+
+def show_queues(stats: dict[str, QueueCounts], out: Console = console) -> None:
     """Every queue as one table row."""
-    table = Table("queue", "ready", "by priority 9..0", "scheduled", "active", "retrying", "dead", "oldest", "paused")
+    table = Table("queue", "ready", "by priority", "scheduled", "active", "retrying", "dead", "oldest", "paused",
+                  box=box.SIMPLE_HEAD, collapse_padding=True, pad_edge=False)  # fmt: skip
     for name, c in stats.items():
-        by_priority = " ".join(str(n) for n in reversed(c.ready_by_priority))
-        table.add_row(name, str(c.ready), by_priority, str(c.scheduled), str(c.active), str(c.retrying),
-                      str(c.dead), f"{c.oldest_ready_age:.1f}s", "yes" if c.paused else "")  # fmt: skip
-    console.print(table)
+        counted = (c.ready, ready_by_priority(c.ready_by_priority), c.scheduled, c.active, c.retrying, c.dead)
+        table.add_row(name, *map(str, counted), f"{c.oldest_ready_age:.1f}s", "yes" if c.paused else "")
+    out.print(table)
 
 
 def show_workers(workers: Sequence[WorkerInfo]) -> None:
