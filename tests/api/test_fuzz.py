@@ -34,9 +34,12 @@ def test_the_openapi_contract_holds_under_fuzzing(settings: Settings, tmp_path: 
                 pass
             assert time.monotonic() < deadline, (tmp_path / "api.log").read_text()
             time.sleep(0.1)
+        # use_after_free expects a 404 after DELETE; DELETE /tasks/{id} cancels and keeps the
+        # record (state "cancelled", readable until its retention ends), as documented.
         run = subprocess.run(
-            [SCHEMATHESIS, "run", f"{base}/openapi.json", "--checks", "all", "--max-examples", "25",
-             "--seed", "20261128", "-H", f"Authorization: Bearer {ADMIN_TOKEN}", "--no-color"],
+            [SCHEMATHESIS, "run", f"{base}/openapi.json", "--checks", "all", "--exclude-checks", "use_after_free",
+             "--max-examples", "25", "--seed", "20261128", "-H", f"Authorization: Bearer {ADMIN_TOKEN}",
+             "--no-color"],
             capture_output=True, text=True, timeout=300, check=False,
         )  # fmt: skip
         assert run.returncode == 0, run.stdout[-6000:]
