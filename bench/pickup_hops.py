@@ -38,6 +38,7 @@ import uvloop
 
 import dtq
 from bench.redis_server import PrivateRedis
+from bench.stats import percentile
 from dtq.worker import Worker
 
 HOPS = ("enqueue call", "to notified", "to claim sent", "claim round trip", "to handler", "pickup (total)")
@@ -119,11 +120,6 @@ def split(marks: dict[str, list[Any]], stamps: list[tuple[float, float]], warmup
     return hops
 
 
-def percentile(values: list[float], fraction: float) -> float:
-    ordered = sorted(values)
-    return ordered[round(fraction * (len(ordered) - 1))] * 1000
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--tasks", type=int, default=2000)
@@ -159,7 +155,7 @@ def main() -> None:
         (f"reference: PING at {args.rate:g}/s", paced),
     ]
     for name, values in rows:
-        print(f"{name:<34}{percentile(values, 0.5):>8.3f}{percentile(values, 0.99):>8.3f}")
+        print(f"{name:<34}{percentile(values, 50) * 1000:>8.3f}{percentile(values, 99) * 1000:>8.3f}")
 
 
 if __name__ == "__main__":

@@ -102,6 +102,14 @@ def completed(ctx: Context) -> int:
     return int(raw) if raw is not None else 0
 
 
+def recorded_ms(ctx: Context, expected: int, what: str) -> list[float]:
+    """The per-task milliseconds the probe recorded; RunFailed if fewer than ``expected``."""
+    samples = [float(x) for x in ctx.probe.client.lrange(probe.LATENCY_KEY, 0, -1)]
+    if len(samples) < expected:
+        raise RunFailed(f"only {len(samples)} of {expected} {what} samples recorded")
+    return samples
+
+
 def wait_for(ctx: Context, group: procs.Group, target: int, started: float, timeout_s: float) -> Progress:
     """Poll the probe counter until ``target``; RunFailed on timeout or a dead worker."""
     first_at, first_count = 0.0, 0

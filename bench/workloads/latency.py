@@ -6,7 +6,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from bench import probe, runner
+from bench import runner
 from bench.contender import Contender
 from bench.context import Context
 from bench.results import Bar, Chart, Section, Table
@@ -70,12 +70,9 @@ def latency_once(ctx: Context, contender: Contender, env: Env, tag: str) -> Samp
             )
         # Generous: a contender just below the rate still has a backlog to work off.
         runner.wait_for(ctx, group, n, time.perf_counter(), BACKLOG_TIMEOUT_S)
-        raw = ctx.probe.client.lrange(probe.LATENCY_KEY, 0, -1)
+        samples = runner.recorded_ms(ctx, n, "latency")
     finally:
         group.stop()
-    samples = [float(x) for x in raw]
-    if len(samples) < n:
-        raise runner.RunFailed(f"only {len(samples)} of {n} latency samples recorded")
     return Sample(
         percentile(samples, 50),
         percentile(samples, 99),

@@ -12,7 +12,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from bench import probe, runner
+from bench import runner
 from bench.contender import Contender
 from bench.context import Context
 from bench.results import Bar, Chart, Section, Table
@@ -66,12 +66,9 @@ def once(ctx: Context, dtq: Contender, env: Env, tag: str) -> Sample:
             raise runner.RunFailed(f"enqueueing took {sent['seconds']:.1f} s, past the first due time")
         n = int(sent["n"])
         runner.wait_for(ctx, group, n, time.perf_counter(), LEAD_S + cfg.schedule_seconds + BACKLOG_TIMEOUT_S)
-        raw = ctx.probe.client.lrange(probe.LATENCY_KEY, 0, -1)
+        samples = runner.recorded_ms(ctx, n, "lateness")
     finally:
         group.stop()
-    samples = [float(x) for x in raw]
-    if len(samples) < n:
-        raise runner.RunFailed(f"only {len(samples)} of {n} lateness samples recorded")
     return Sample(
         p50_ms=percentile(samples, 50),
         p99_ms=percentile(samples, 99),
