@@ -131,13 +131,12 @@ def main() -> None:
         worker_role(args.marks, args.tasks)
         return
     with tempfile.TemporaryDirectory() as scratch, PrivateRedis(Path(scratch) / "redis") as server:
-        env = {**os.environ, "DTQ_REDIS_URL": server.url, "DTQ_LOG_LEVEL": "WARNING"}
-        os.environ.update(env)
+        # The producer here and the worker (which inherits the environment) both read these.
+        os.environ.update(DTQ_REDIS_URL=server.url, DTQ_LOG_LEVEL="WARNING")
         marks_path = Path(scratch) / "marks.json"
         worker = subprocess.Popen(
             [sys.executable, "-m", "bench.pickup_hops", "--role", "worker", "--marks", str(marks_path),
-             "--tasks", str(args.tasks)],
-            env=env,
+             "--tasks", str(args.tasks)]
         )  # fmt: skip
         try:
             stamps = asyncio.run(produce(args.tasks, args.rate))
