@@ -83,4 +83,4 @@ class Listener:
                     data.decode() if isinstance(data, bytes) else str(data),
                 )
         finally:
-            await pubsub.aclose()  # type: ignore[no-untyped-call]  # untyped in redis-py
+            await pubsub.aclose()

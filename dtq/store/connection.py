@@ -88,7 +88,7 @@ def _sentinel_primary(where: topology.Topology, settings: RedisSettings, common:
         **({"ssl": True, **tls_options} if where.tls else {}),
         **sentinel_auth,
     }
-    sentinels = Sentinel(list(where.hosts), sentinel_kwargs=sentinel_kwargs)  # type: ignore[no-untyped-call]  # untyped in redis-py
+    sentinels = Sentinel(list(where.hosts), sentinel_kwargs=sentinel_kwargs)
     options = {**common, **where.options, **({"ssl": True} if where.tls else {})}
     primary: Redis = sentinels.master_for(where.service or "", redis_class=SentinelRedis, **options)
     return primary

@@ -124,7 +124,6 @@ DESCRIPTIONS = {
     404: "Not found",
     409: "Conflicts with the task's state",
     413: "Body too large (or too many tasks)",
-    415: "Body is not application/json",
     422: "Invalid fields (each named in details)",
     429: "Rate limit exceeded (see Retry-After)",
     503: "Redis unavailable or out of memory (see Retry-After)",

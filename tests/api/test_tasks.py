@@ -118,11 +118,42 @@ async def test_schedule_needs_a_time_or_delay(api: httpx.AsyncClient) -> None:
     assert both.status_code == 422
 
 
-async def test_malformed_json_wrong_type_and_too_deep(api: httpx.AsyncClient, client: Client) -> None:
+# What the original server accepted: it decoded the body as JSON whatever the header said, and
+# its README's curl lines send none (curl then says application/x-www-form-urlencoded).
+CONTENT_TYPES = [None, "application/x-www-form-urlencoded", "text/plain", "application/json; charset=utf-8"]
+
+
+@pytest.mark.parametrize("content_type", CONTENT_TYPES)
+@pytest.mark.parametrize(
+    ("path", "document"),
+    [("/tasks", ORIGINAL_SINGLE), ("/tasks/bulk", ORIGINAL_BULK), ("/tasks/schedule", ORIGINAL_SCHEDULE)],
+)
+async def test_the_original_endpoints_read_json_whatever_the_content_type(
+    api: httpx.AsyncClient, client: Client, path: str, document: bytes, content_type: str | None
+) -> None:
+    headers = {} if content_type is None else {"Content-Type": content_type}
+    response = await api.post(path, content=document, headers=headers)
+    assert response.status_code == 200, response.text
+    ids = response.json().get("ids") or [response.json()["id"]]
+    assert {(await client.get(i)).task for i in ids} <= {"high-priority task", "low-priority task", "later task"}
+
+
+@pytest.mark.parametrize("content_type", CONTENT_TYPES)
+@pytest.mark.parametrize("path", ["/tasks", "/tasks/bulk", "/tasks/schedule"])
+async def test_a_body_that_is_not_json_is_400_naming_the_problem(
+    api: httpx.AsyncClient, client: Client, path: str, content_type: str | None
+) -> None:
+    headers = {} if content_type is None else {"Content-Type": content_type}
+    for form in (b"priority=true&task=t", b"", b'{"task": '):
+        response = await api.post(path, content=form, headers=headers)
+        assert response.status_code == 400, (form, response.text)
+        error = response.json()["error"]
+        assert error["code"] == "malformed_json" and "not valid JSON" in error["message"]
+    assert await client.queues() == []
+
+
+async def test_malformed_json_and_too_deep(api: httpx.AsyncClient, client: Client) -> None:
     assert (await api.post("/tasks", content=b'{"task": ', headers=JSON)).status_code == 400
-    assert (
-        await api.post("/tasks", content=b'{"task": "t"}', headers={"Content-Type": "text/plain"})
-    ).status_code == 415
     deep: object = "leaf"
     for _ in range(40):
         deep = [deep]

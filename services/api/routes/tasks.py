@@ -49,7 +49,7 @@ Body = TypeVar("Body", bound=TaskIn)
 single = TypeAdapter(TaskIn)
 scheduled = TypeAdapter(ScheduledTaskIn)
 bulk = TypeAdapter(list[TaskIn])
-ENQUEUE_ERRORS = responses(400, 401, 403, 413, 415, 422, 429, 503)
+ENQUEUE_ERRORS = responses(400, 401, 403, 413, 422, 429, 503)
 
 
 def enqueue_spec(body_schema: str, *, idempotency_header: bool) -> dict[str, Any]:
