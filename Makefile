@@ -1,44 +1,73 @@
 # Two commands matter: `make run` (set up, then start dtq with an embedded in-memory Redis on
-# port 3000) and `make test` (set up, then lint, type-check and run the tests against a real
-# redis-server the test session starts itself).
+# port 3000) and `make test` (set up, install the system packages the tests need, then lint,
+# type-check and run the tests against a real redis-server the test session starts itself).
+#
+# Both install from a lock (requirements/*.lock: every package pinned, with hashes), so a fresh
+# clone runs against what the tests last passed with; pyproject.toml keeps the package's own
+# ranges open for its users. `make lock` refreshes the locks; tests/unit/test_lock.py fails when
+# they and pyproject.toml disagree.
 
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed
+RUN_LOCK := requirements/run.lock
+TEST_LOCK := requirements/test.lock
+INSTALL := $(BIN)/python -m pip install --quiet --disable-pip-version-check
+UV_VERSION := 0.13.9
+UV := $(VENV)/lock-tool/bin/uv
+COMPILE := $(UV) pip compile pyproject.toml requirements/build.in --universal --python-version 3.11 \
+	--generate-hashes --quiet --custom-compile-command 'make lock'
 
-.PHONY: run test lint typecheck unit bench chaos soak clean ui
+.PHONY: run test system-packages lint typecheck unit lock bench chaos soak clean ui
 
-$(STAMP): pyproject.toml
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[operator,test]'
-	touch $(STAMP)
+# `make run` needs only what `dtq dev` runs; `make test` adds the test tools and the operator.
+$(VENV)/.run-installed: $(RUN_LOCK) pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(INSTALL) --require-hashes -r $(RUN_LOCK)
+	$(INSTALL) --no-deps --no-build-isolation -e .
+	touch $@
 
-run: $(STAMP)
+$(VENV)/.test-installed: $(TEST_LOCK) pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(INSTALL) --require-hashes -r $(TEST_LOCK)
+	$(INSTALL) --no-deps --no-build-isolation -e .
+	touch $@
+
+run: $(VENV)/.run-installed
 	$(BIN)/dtq dev
 
-test: lint typecheck
+test: system-packages lint typecheck
 	$(BIN)/pytest
 
-lint: $(STAMP)
+# redis-server, faketime, Chromium, kubectl and curl: installed with apt when missing.
+system-packages:
+	.ci/system-packages
+
+lint: $(VENV)/.test-installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-typecheck: $(STAMP)
+typecheck: $(VENV)/.test-installed
 	$(BIN)/mypy
 
-unit: $(STAMP)
+unit: $(VENV)/.test-installed
 	$(BIN)/pytest tests/unit
 
-bench: $(STAMP)
+# Re-resolve every dependency and extra to the newest releases pyproject.toml allows; the run
+# lock is constrained by the test lock, so `make run` and `make test` get the same versions.
+lock:
+	test -x $(UV) || { $(PYTHON) -m venv $(VENV)/lock-tool && $(VENV)/lock-tool/bin/pip install --quiet uv==$(UV_VERSION); }
+	$(COMPILE) --all-extras --upgrade -o $(TEST_LOCK)
+	$(COMPILE) --constraint $(TEST_LOCK) -o $(RUN_LOCK)
+
+bench: $(VENV)/.test-installed
 	$(BIN)/pip install --quiet -r bench/requirements/harness.txt
 	$(BIN)/python -m bench
 
-chaos: $(STAMP)
+chaos: $(VENV)/.test-installed
 	$(BIN)/pytest -m chaos tests/chaos
 
-soak: $(STAMP)
+soak: $(VENV)/.test-installed
 	$(BIN)/pytest -m soak tests/chaos
 
 # Rebuild the dashboard's committed assets (services/api/ui/static) from ui/ (needs Node and npm).

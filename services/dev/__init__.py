@@ -24,11 +24,12 @@ log = logging.getLogger("dtq.dev")
 
 BANNER = """
   dtq dev: API on http://{host}:{port}  (docs: http://{host}:{port}/docs)
-  Redis: EMBEDDED IN MEMORY on {redis} -- everything is lost when this process stops.
-  Set DTQ_REDIS_URL to use a real Redis. Tasks with no handler are logged and marked succeeded.
-  Try:  curl -X POST http://{host}:{port}/tasks -H 'Content-Type: application/json' \\
-             -d '{{"priority": true, "task": "high-priority task"}}'
+  {redis}
+  Try:  curl -X POST http://{host}:{port}/tasks -d '{{"priority":true,"task":"high-priority task"}}'
 """
+EMBEDDED = """Redis: EMBEDDED IN MEMORY on {url} -- everything is lost when this process stops.
+  Set DTQ_REDIS_URL to use a real Redis. Tasks with no handler are logged and marked succeeded."""
+REAL = "Redis: the one at DTQ_REDIS_URL (tasks with no handler: DTQ_WORKER_UNKNOWN_TASKS)."
 
 
 def embedded_settings(settings: Settings, redis_url: str) -> Settings:
@@ -50,7 +51,8 @@ def run(settings: Settings, host: str | None, port: int | None, redis_port: int)
         settings = embedded_settings(settings, embedded.url)
     host = host or settings.api.host
     port = port or settings.api.port
-    print(BANNER.format(host=host, port=port, redis=embedded.url if embedded else "(DTQ_REDIS_URL)"), flush=True)
+    redis = EMBEDDED.format(url=embedded.url) if embedded else REAL
+    print(BANNER.format(host=host, port=port, redis=redis), flush=True)
     if embedded is None:
         log.info("using the Redis at DTQ_REDIS_URL")
     app = App.load(settings.app) if settings.app else App()

@@ -1,0 +1,150 @@
+"""The locks and pyproject.toml agree, so a fresh clone runs against what the tests passed with.
+
+`make run` installs requirements/run.lock and `make test` requirements/test.lock; `make lock`
+writes both from pyproject.toml. These tests fail when someone changes a dependency, an extra or
+the build backend in pyproject.toml without refreshing the locks, and when the environment the
+tests run in is not the one the lock describes.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import pytest
+from packaging.markers import Marker
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
+from packaging.version import Version
+
+ROOT = Path(__file__).resolve().parents[2]
+RUN_LOCK = ROOT / "requirements" / "run.lock"
+TEST_LOCK = ROOT / "requirements" / "test.lock"
+PIN = re.compile(r"^(?P<name>[A-Za-z0-9._-]+)==(?P<version>[^\s;\\]+)\s*(?:;\s*(?P<marker>[^\\]+?))?\s*\\?$")
+
+
+@dataclass(frozen=True)
+class Pin:
+    version: Version
+    marker: Marker | None
+
+    def applies(self) -> bool:
+        return self.marker is None or self.marker.evaluate()
+
+
+def pins(lock: str) -> dict[str, Pin]:
+    """Each package the lock pins, by canonical name."""
+    found: dict[str, Pin] = {}
+    for line in lock.splitlines():
+        if match := PIN.match(line):
+            marker = Marker(match["marker"]) if match["marker"] else None
+            found[canonicalize_name(match["name"])] = Pin(Version(match["version"]), marker)
+    return found
+
+
+def requirements(pyproject: dict[str, Any], *, extras: bool) -> list[Requirement]:
+    """What the package asks for: its dependencies, the build backend, and (with `extras`) every extra."""
+    names = [*pyproject["project"]["dependencies"], *pyproject["build-system"]["requires"]]
+    if extras:
+        names += [r for group in pyproject["project"]["optional-dependencies"].values() for r in group]
+    return [Requirement(name) for name in names]
+
+
+def disagreements(wanted: list[Requirement], locked: dict[str, Pin]) -> list[str]:
+    """Each requirement the lock misses or pins outside its range, then the same for what those
+    requirements need in turn (read from the installed packages' metadata)."""
+    problems: list[str] = []
+    seen: set[tuple[str, frozenset[str]]] = set()
+    queue = list(wanted)
+    while queue:
+        requirement = queue.pop()
+        name = canonicalize_name(requirement.name)
+        if requirement.marker is not None and not requirement.marker.evaluate({"extra": ""}):
+            continue
+        pin = locked.get(name)
+        if pin is None:
+            problems.append(f"{requirement}: not in the lock")
+            continue
+        if not requirement.specifier.contains(pin.version, prereleases=True):
+            problems.append(f"{requirement}: the lock pins {pin.version}")
+            continue
+        key = (name, frozenset(requirement.extras))
+        if key not in seen:
+            seen.add(key)
+            queue += needs(requirement)
+    return problems
+
+
+def needs(requirement: Requirement) -> list[Requirement]:
+    """What the installed distribution of `requirement` needs, with the extras it was asked for."""
+    try:
+        declared = metadata.requires(requirement.name) or []
+    except metadata.PackageNotFoundError:
+        return []  # reported by test_the_environment_is_the_lock
+    selected = []
+    for line in declared:
+        asked = Requirement(line)
+        if asked.marker is None or any(asked.marker.evaluate({"extra": e}) for e in ("", *requirement.extras)):
+            asked.marker = None  # chosen here, for this platform and these extras
+            selected.append(asked)
+    return selected
+
+
+@pytest.fixture(scope="module")
+def pyproject() -> dict[str, Any]:
+    return tomllib.loads((ROOT / "pyproject.toml").read_text())
+
+
+@pytest.mark.parametrize(("lock", "extras"), [(RUN_LOCK, False), (TEST_LOCK, True)], ids=["run", "test"])
+def test_every_requirement_is_pinned_to_a_version_it_allows(
+    pyproject: dict[str, Any], lock: Path, extras: bool
+) -> None:
+    assert disagreements(requirements(pyproject, extras=extras), pins(lock.read_text())) == [], "run `make lock`"
+
+
+def test_make_run_and_make_test_get_the_same_versions() -> None:
+    run, test = pins(RUN_LOCK.read_text()), pins(TEST_LOCK.read_text())
+    assert {name: pin.version for name, pin in run.items()} == {name: test[name].version for name in run}
+
+
+def test_every_pin_has_hashes() -> None:
+    for lock in (RUN_LOCK, TEST_LOCK):
+        text = lock.read_text()
+        entries = [line for line in text.splitlines() if line[:1].isalnum()]
+        assert len(entries) == len(pins(text)) > 0, "every entry is a name==version pin"
+        for block in re.split(r"\n(?=[A-Za-z])", text.split("\n", 2)[2]):
+            assert "--hash=sha256:" in block, f"{lock.name}: {block.splitlines()[0]} has no hash"
+
+
+def test_the_environment_is_the_lock() -> None:
+    """The venv `make test` built holds what the test lock pins (a stale venv fails here)."""
+    wrong = {}
+    for name, pin in pins(TEST_LOCK.read_text()).items():
+        if not pin.applies():
+            continue
+        try:
+            installed = Version(metadata.version(name))
+        except metadata.PackageNotFoundError:
+            wrong[name] = "not installed"
+            continue
+        if installed != pin.version:
+            wrong[name] = f"{installed} installed, {pin.version} locked"
+    assert wrong == {}
+
+
+def test_a_range_the_lock_does_not_meet_is_named(pyproject: dict[str, Any]) -> None:
+    locked = pins(TEST_LOCK.read_text())
+    changed = {**pyproject, "project": {**pyproject["project"], "dependencies": ["redis>=99", "a-new-package>=1"]}}
+    problems = disagreements(requirements(changed, extras=False), locked)
+    assert any(p.startswith("redis>=99: the lock pins") for p in problems)
+    assert "a-new-package>=1: not in the lock" in problems
+
+
+def test_a_dependency_of_a_dependency_missing_from_the_lock_is_named(pyproject: dict[str, Any]) -> None:
+    locked = pins(TEST_LOCK.read_text())
+    del locked["hiredis"]  # asked for by redis[hiredis], not by pyproject.toml itself
+    assert disagreements(requirements(pyproject, extras=False), locked) == ["hiredis>=3.2.0: not in the lock"]
