@@ -80,10 +80,6 @@ class TaskFinished(DtqError):
         self.state = state
 
 
-class NotDead(DtqError):
-    """The task is not in the dead-letter queue, so it cannot be redriven."""
-
-
 class ScriptError(DtqError):
     """A Lua script answered with a code its wrapper does not know (a bug, or a foreign key)."""
 

@@ -69,12 +69,12 @@ class QueueKeys:
 
     @property
     def succeeded(self) -> str:
-        """zset: succeeded ids; score = ms after which the record may be deleted."""
+        """zset: succeeded ids; score = ms it succeeded (the record is deleted a retention later)."""
         return self.base + "succeeded"
 
     @property
     def cancelled(self) -> str:
-        """zset: cancelled ids; score = ms after which the record may be deleted."""
+        """zset: cancelled ids; score = ms it was cancelled (the record is deleted a retention later)."""
         return self.base + "cancelled"
 
     @property

@@ -279,8 +279,8 @@ def dead_list(
         render.show_dead(page)
 
 
-@dead_cli.command("retry")
-def dead_retry(
+@dead_cli.command("redrive")
+def dead_redrive(
     ids: Annotated[list[str] | None, typer.Argument(help="Task ids; none means every dead task (see --task).")] = None,
     queue: QueueOption = "default",
     task: Annotated[str | None, typer.Option(help="Only tasks with this name.")] = None,
@@ -288,6 +288,10 @@ def dead_retry(
     """Requeue dead tasks with a fresh set of retries."""
     count = with_client(lambda c: c.redrive(queue, ids=ids or None, task=task))
     render.console.print(f"redrove {count} task(s)")
+
+
+# The name this command had first: kept working for scripts that use it, out of the help.
+dead_cli.command("retry", hidden=True)(dead_redrive)
 
 
 @dead_cli.command("purge")
