@@ -59,3 +59,10 @@ def test_scripts_that_add_state_are_refused_under_oom_and_the_rest_are_not() -> 
     adding = {name for name in script_names() if "allow-oom" not in read_script(name).splitlines()[0]}
     assert adding == {"enqueue", "inspect", "queue_stats"}
     assert all("no-writes" in read_script(n).splitlines()[0] for n in ("inspect", "queue_stats"))
+
+
+@pytest.mark.parametrize("name", sorted(BUILT))
+def test_header_lists_one_key_per_line(name: str) -> None:
+    lines = (LUA_DIR / f"{name}.lua").read_text().split("\n-- @include", 1)[0].splitlines()
+    keys = [line for line in lines if line.startswith("-- KEYS[")]
+    assert keys and all(line.count("KEYS[") == 1 for line in keys), f"{name}.lua: one KEYS[i] per line"

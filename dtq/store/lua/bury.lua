@@ -3,10 +3,14 @@
 -- Abort, an unknown or undecodable task) or active -> cancelled (the handler stopped after a
 -- cancel request).
 --
--- KEYS[1] dtq:{q}:active                zset   KEYS[5] dtq:{q}:t:error   hash id -> error JSON
--- KEYS[2] dtq:{q}:dead or :cancelled    zset, score = ms it ended       KEYS[6] dtq:{q}:t:cancel hash
--- KEYS[3] dtq:{q}:t:state               hash   KEYS[7] dtq:{q}:totals    hash
--- KEYS[4] dtq:{q}:t:run                 hash   KEYS[8] dtq:{q}:activity  hash "<minute>:<event>" -> n
+-- KEYS[1] dtq:{q}:active   zset
+-- KEYS[2] dtq:{q}:dead or :cancelled  zset, score = ms it ended
+-- KEYS[3] dtq:{q}:t:state  hash
+-- KEYS[4] dtq:{q}:t:run    hash
+-- KEYS[5] dtq:{q}:t:error  hash id -> error JSON
+-- KEYS[6] dtq:{q}:t:cancel hash
+-- KEYS[7] dtq:{q}:totals   hash
+-- KEYS[8] dtq:{q}:activity hash "<minute>:<event>" -> n
 -- ARGV[1] final state: 'dead' or 'cancelled'
 -- ARGV[2..] groups: lease token, task name, count, then per task: id, error JSON
 -- Returns: per task, in argument order, 1 = recorded, 0 = lease lost (nothing written for it)

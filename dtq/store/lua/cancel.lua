@@ -3,10 +3,13 @@
 -- end cancelled at once; an active task gets a cancel request that its worker is told about
 -- and its handler can observe. Final tasks are left alone. Repeating the call is harmless.
 --
--- KEYS[1] dtq:{q}:ready      zset   KEYS[5] dtq:{q}:t:state    hash
--- KEYS[2] dtq:{q}:scheduled  zset   KEYS[6] dtq:{q}:t:cancel   hash id -> ms of the request
--- KEYS[3] dtq:{q}:retrying   zset   KEYS[7] dtq:{q}:activity   hash "<minute>:<event>" -> n
--- KEYS[4] dtq:{q}:cancelled  zset, score = ms it was cancelled
+-- KEYS[1] dtq:{q}:ready     zset
+-- KEYS[2] dtq:{q}:scheduled zset
+-- KEYS[3] dtq:{q}:retrying  zset
+-- KEYS[4] dtq:{q}:cancelled zset, score = ms it was cancelled
+-- KEYS[5] dtq:{q}:t:state   hash
+-- KEYS[6] dtq:{q}:t:cancel  hash id -> ms of the request
+-- KEYS[7] dtq:{q}:activity  hash "<minute>:<event>" -> n
 -- ARGV[1] task id   ARGV[2] worker channel
 -- Returns: {code, state}: 1 = cancelled now, 2 = cancel requested (the task is active),
 --          0 = already final (state says which), -1 = no such task

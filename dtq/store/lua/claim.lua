@@ -13,11 +13,17 @@
 -- queue names its previous, answered token, whose record is then deleted; a record nobody
 -- forgets expires after ARGV[6] ms.
 --
--- KEYS[1] dtq:{q}:ready      zset   KEYS[5] dtq:{q}:t:state  hash id -> state
--- KEYS[2] dtq:{q}:active     zset   KEYS[6] dtq:{q}:t:run    hash id -> "attempt|started ms|lease token"
--- KEYS[3] dtq:{q}:paused     string KEYS[7] dtq:{q}:claim:   prefix; + token = string "id@ready ms,..."
--- KEYS[4] dtq:{q}:t:task     hash id -> record JSON                    of that claim
--- KEYS[8] dtq:{q}:dead       zset   KEYS[9] dtq:{q}:t:error  hash id -> error JSON
+-- KEYS[1] dtq:{q}:ready   zset
+-- KEYS[2] dtq:{q}:active  zset
+-- KEYS[3] dtq:{q}:paused  string
+-- KEYS[4] dtq:{q}:t:task  hash id -> record JSON
+-- KEYS[5] dtq:{q}:t:state hash id -> state
+-- KEYS[6] dtq:{q}:t:run   hash id -> "attempt|started ms|lease token"
+-- KEYS[7] dtq:{q}:claim:  prefix; + token = string "id@ready ms,..." of that claim
+--                         (one script touches all nine keys: a claim is one round trip, 0.5 Redis
+--                         commands per task drained, bench/results/latest.md)
+-- KEYS[8] dtq:{q}:dead    zset
+-- KEYS[9] dtq:{q}:t:error hash id -> error JSON
 -- ARGV[1] most tasks to claim   ARGV[2] lease, ms   ARGV[3] lease token ("<worker id>#<n>", no '|')
 -- ARGV[4] '' for strict order, else priority levels to visit, comma separated (e.g. '7,9,8')
 -- ARGV[5] the token of this worker's previous, answered claim on this queue ('' = none)

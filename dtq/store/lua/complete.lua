@@ -6,11 +6,16 @@
 -- (its run record still ends with the caller's token), is taken out of line and recorded as
 -- succeeded, so a task that ran to the end is neither run again nor left dead.
 --
--- KEYS[1] dtq:{q}:active     zset   KEYS[5] dtq:{q}:t:result  hash id -> result JSON
--- KEYS[2] dtq:{q}:succeeded  zset, score = ms it succeeded   KEYS[6] dtq:{q}:t:cancel hash
--- KEYS[3] dtq:{q}:t:state    hash   KEYS[7] dtq:{q}:totals    hash event|task -> n
--- KEYS[4] dtq:{q}:t:run      hash   KEYS[8] dtq:{q}:activity  hash "<minute>:<event>" -> n
--- KEYS[9] dtq:{q}:ready      zset   KEYS[10] dtq:{q}:dead     zset
+-- KEYS[1]  dtq:{q}:active    zset
+-- KEYS[2]  dtq:{q}:succeeded zset, score = ms it succeeded
+-- KEYS[3]  dtq:{q}:t:state   hash
+-- KEYS[4]  dtq:{q}:t:run     hash
+-- KEYS[5]  dtq:{q}:t:result  hash id -> result JSON
+-- KEYS[6]  dtq:{q}:t:cancel  hash
+-- KEYS[7]  dtq:{q}:totals    hash event|task -> n
+-- KEYS[8]  dtq:{q}:activity  hash "<minute>:<event>" -> n
+-- KEYS[9]  dtq:{q}:ready     zset
+-- KEYS[10] dtq:{q}:dead      zset
 -- KEYS[11] dtq:{q}:t:error   hash
 -- ARGV[1..] groups: lease token, task name, count, then per task: id, result JSON ('' = none)
 -- Returns: per task, in argument order, 1 = recorded, 2 = recorded after its lease lapsed

@@ -4,11 +4,16 @@
 -- and an unexpired idempotency key returns the task it first created. No allow-oom flag:
 -- under maxmemory Redis refuses the whole script before its first write.
 --
--- KEYS[1] dtq:{q}:ready        zset   KEYS[6]  dtq:{q}:t:due       hash id -> due ms
--- KEYS[2] dtq:{q}:scheduled    zset   KEYS[7]  dtq:{q}:idem        hash key -> id
--- KEYS[3] dtq:{q}:t:task       hash   KEYS[8]  dtq:{q}:idem:exp    zset key, score = expiry ms
--- KEYS[4] dtq:{q}:t:state      hash   KEYS[9]  dtq:{q}:totals      hash event|task -> n
--- KEYS[5] dtq:{q}:t:prio       hash   KEYS[10] dtq:{q}:activity    hash "<minute>:<event>" -> n
+-- KEYS[1]  dtq:{q}:ready     zset
+-- KEYS[2]  dtq:{q}:scheduled zset
+-- KEYS[3]  dtq:{q}:t:task    hash
+-- KEYS[4]  dtq:{q}:t:state   hash
+-- KEYS[5]  dtq:{q}:t:prio    hash
+-- KEYS[6]  dtq:{q}:t:due     hash id -> due ms
+-- KEYS[7]  dtq:{q}:idem      hash key -> id
+-- KEYS[8]  dtq:{q}:idem:exp  zset key, score = expiry ms
+-- KEYS[9]  dtq:{q}:totals    hash event|task -> n
+-- KEYS[10] dtq:{q}:activity  hash "<minute>:<event>" -> n
 -- ARGV[1] idempotency TTL, ms   ARGV[2] worker channel   ARGV[3] scheduler channel
 -- ARGV[4..] groups of tasks that share their options: priority 0-9, delay ms, at ms (0 = use
 --           delay), task name, 1 if the tasks carry idempotency keys else 0, count; then per task:

@@ -4,10 +4,12 @@
 -- first), forget expired idempotency keys, and drop per-minute counters older than their retention. Bounded by ARGV[1] per kind, so a large backlog
 -- is deleted over several calls without blocking Redis.
 --
--- KEYS[1] dtq:{q}:succeeded  zset, score = ms it succeeded   KEYS[4] dtq:{q}:idem      hash
--- KEYS[2] dtq:{q}:cancelled  zset, score = ms it was cancelled KEYS[5] dtq:{q}:idem:exp zset
--- KEYS[3] dtq:{q}:dead       zset, score = ms it died
--- KEYS[6] dtq:{q}:activity hash "<minute>:<event>" -> n; field "trimmed" = last minute dropped
+-- KEYS[1]     dtq:{q}:succeeded   zset, score = ms it succeeded
+-- KEYS[2]     dtq:{q}:cancelled   zset, score = ms it was cancelled
+-- KEYS[3]     dtq:{q}:dead        zset, score = ms it died
+-- KEYS[4]     dtq:{q}:idem        hash
+-- KEYS[5]     dtq:{q}:idem:exp    zset
+-- KEYS[6]     dtq:{q}:activity    hash "<minute>:<event>" -> n; field "trimmed" = last minute dropped
 -- KEYS[7..14] dtq:{q}:t:<column>, every column of the task table
 -- ARGV[1] most records of each kind to delete   ARGV[2] retention of succeeded and cancelled, ms
 -- ARGV[3] dead TTL, ms   ARGV[4] dead-letter cap   ARGV[5] retention of per-minute counters, ms

@@ -1,10 +1,10 @@
 #!lua flags=allow-oom
 -- Renew the leases of tasks the caller still holds, and tell it which were asked to cancel.
 --
--- KEYS[1] dtq:{q}:active     zset, score = lease expiry ms
--- KEYS[2] dtq:{q}:t:state    hash id -> state
--- KEYS[3] dtq:{q}:t:run      hash id -> "attempt|started ms|lease token"
--- KEYS[4] dtq:{q}:t:cancel   hash id -> ms of cancel request
+-- KEYS[1] dtq:{q}:active   zset, score = lease expiry ms
+-- KEYS[2] dtq:{q}:t:state  hash id -> state
+-- KEYS[3] dtq:{q}:t:run    hash id -> "attempt|started ms|lease token"
+-- KEYS[4] dtq:{q}:t:cancel hash id -> ms of cancel request
 -- ARGV[1] lease, ms
 -- ARGV[2..] groups: lease token, task name (unused), count, then the task ids
 -- Returns: per task, in argument order, 1 = renewed, 2 = renewed and a cancel was requested,

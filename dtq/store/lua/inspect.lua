@@ -2,9 +2,11 @@
 -- Read whole task records in one consistent snapshot: every column for every id, and for
 -- finished tasks the time they finished (the score in the set of their final state).
 --
--- KEYS[1..8]  dtq:{q}:t:<column>, every column of the task table, in keys.py COLUMNS order
---             (KEYS[2] is t:state)
--- KEYS[9]  dtq:{q}:succeeded  KEYS[10] dtq:{q}:cancelled  KEYS[11] dtq:{q}:dead   zsets, score = ms it ended
+-- KEYS[1..8] dtq:{q}:t:<column>, every column of the task table, in keys.py COLUMNS order
+--            (KEYS[2] is t:state)
+-- KEYS[9]    dtq:{q}:succeeded  zset, score = ms it ended
+-- KEYS[10]   dtq:{q}:cancelled  zset, score = ms it ended
+-- KEYS[11]   dtq:{q}:dead       zset, score = ms it ended
 -- ARGV[1..] task ids
 -- Returns: one list per column (in KEYS order), each with one value per id (false = unset), then
 --          one list of finish times (false while the task is not finished)

@@ -3,9 +3,12 @@
 -- due time as its place in line. Atomic, so any number of schedulers may run it at once and a
 -- task is promoted exactly once; no lock is held between calls.
 --
--- KEYS[1] dtq:{q}:scheduled  zset, score = due ms   KEYS[4] dtq:{q}:active    zset (read only)
--- KEYS[2] dtq:{q}:retrying   zset, score = due ms   KEYS[5] dtq:{q}:t:state   hash
--- KEYS[3] dtq:{q}:ready      zset                   KEYS[6] dtq:{q}:t:prio    hash
+-- KEYS[1] dtq:{q}:scheduled zset, score = due ms
+-- KEYS[2] dtq:{q}:retrying  zset, score = due ms
+-- KEYS[3] dtq:{q}:ready     zset
+-- KEYS[4] dtq:{q}:active    zset (read only)
+-- KEYS[5] dtq:{q}:t:state   hash
+-- KEYS[6] dtq:{q}:t:prio    hash
 -- ARGV[1] most tasks to move from each of KEYS[1] and KEYS[2]   ARGV[2] worker channel
 -- Returns: {now ms, tasks moved, next due ms (-1 = none), next lease expiry ms (-1 = none)}
 -- @include now

@@ -2,8 +2,8 @@
 -- Delete dead tasks for good: their entry in the dead set and every column of their record.
 -- Ids that are not dead are skipped, so a purge never deletes a task that was redriven.
 --
--- KEYS[1]      dtq:{q}:dead  zset
--- KEYS[2..9]  dtq:{q}:t:<column>, every column of the task table (see keys.py COLUMNS)
+-- KEYS[1]    dtq:{q}:dead        zset
+-- KEYS[2..9] dtq:{q}:t:<column>, every column of the task table (see keys.py COLUMNS)
 -- ARGV[1..] task ids
 -- Returns: number of tasks deleted
 -- @include bulk

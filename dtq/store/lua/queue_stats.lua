@@ -2,10 +2,14 @@
 -- Count a queue: ready tasks per priority, the other sets, the paused flag, and when the
 -- oldest ready task became ready.
 --
--- KEYS[1] dtq:{q}:ready      zset   KEYS[5] dtq:{q}:succeeded  zset
--- KEYS[2] dtq:{q}:scheduled  zset   KEYS[6] dtq:{q}:cancelled  zset
--- KEYS[3] dtq:{q}:retrying   zset   KEYS[7] dtq:{q}:dead       zset
--- KEYS[4] dtq:{q}:active     zset   KEYS[8] dtq:{q}:paused     string
+-- KEYS[1] dtq:{q}:ready     zset
+-- KEYS[2] dtq:{q}:scheduled zset
+-- KEYS[3] dtq:{q}:retrying  zset
+-- KEYS[4] dtq:{q}:active    zset
+-- KEYS[5] dtq:{q}:succeeded zset
+-- KEYS[6] dtq:{q}:cancelled zset
+-- KEYS[7] dtq:{q}:dead      zset
+-- KEYS[8] dtq:{q}:paused    string
 -- Returns: {now ms, ready at priority 0, ..., ready at priority 9, scheduled, retrying, active,
 --           succeeded, cancelled, dead, paused (1/0), ms the oldest ready task became ready (-1 = none)}
 -- @include now

@@ -3,9 +3,12 @@
 -- they get a full set of retries again. Ids that are not dead (any more) are skipped, so
 -- repeating a redrive never runs a task twice.
 --
--- KEYS[1] dtq:{q}:dead      zset   KEYS[4] dtq:{q}:t:run     hash id -> "attempt|started ms|lease token"
--- KEYS[2] dtq:{q}:ready     zset   KEYS[5] dtq:{q}:t:prio    hash
--- KEYS[3] dtq:{q}:t:state   hash   KEYS[6] dtq:{q}:t:cancel  hash
+-- KEYS[1] dtq:{q}:dead     zset
+-- KEYS[2] dtq:{q}:ready    zset
+-- KEYS[3] dtq:{q}:t:state  hash
+-- KEYS[4] dtq:{q}:t:run    hash id -> "attempt|started ms|lease token"
+-- KEYS[5] dtq:{q}:t:prio   hash
+-- KEYS[6] dtq:{q}:t:cancel hash
 -- ARGV[1] worker channel   ARGV[2..] task ids
 -- Returns: number of tasks redriven
 -- @include now

@@ -3,10 +3,13 @@
 -- place they had in line, and the attempt is not counted, since the task did not fail. A task
 -- whose cancel was requested ends cancelled instead.
 --
--- KEYS[1] dtq:{q}:active    zset   KEYS[5] dtq:{q}:t:prio      hash id -> priority
--- KEYS[2] dtq:{q}:ready     zset   KEYS[6] dtq:{q}:t:cancel    hash
--- KEYS[3] dtq:{q}:t:state   hash   KEYS[7] dtq:{q}:cancelled   zset, score = ms it was cancelled
+-- KEYS[1] dtq:{q}:active    zset
+-- KEYS[2] dtq:{q}:ready     zset
+-- KEYS[3] dtq:{q}:t:state   hash
 -- KEYS[4] dtq:{q}:t:run     hash id -> "attempt|started ms|lease token"
+-- KEYS[5] dtq:{q}:t:prio    hash id -> priority
+-- KEYS[6] dtq:{q}:t:cancel  hash
+-- KEYS[7] dtq:{q}:cancelled zset, score = ms it was cancelled
 -- ARGV[1] worker channel
 -- ARGV[2..] groups: lease token, task name, count, then per task: id, ms it became ready
 -- Returns: per task, in argument order, 1 = handed back (or cancelled), 0 = lease already lost

@@ -5,12 +5,18 @@
 -- failed attempt. A task whose cancel was requested ends cancelled. Back in its old place, not at
 -- the back, so a task whose worker died waits a lease, not a lease plus the whole backlog.
 --
--- KEYS[1] dtq:{q}:active    zset   KEYS[7]  dtq:{q}:t:prio      hash
--- KEYS[2] dtq:{q}:ready     zset   KEYS[8]  dtq:{q}:t:error     hash
--- KEYS[3] dtq:{q}:dead      zset   KEYS[9]  dtq:{q}:t:cancel    hash
--- KEYS[4] dtq:{q}:t:task    hash   KEYS[10] dtq:{q}:cancelled   zset
--- KEYS[5] dtq:{q}:t:state   hash   KEYS[11] dtq:{q}:totals      hash
--- KEYS[6] dtq:{q}:t:run     hash   KEYS[12] dtq:{q}:activity    hash "<minute>:<event>" -> n
+-- KEYS[1]  dtq:{q}:active    zset
+-- KEYS[2]  dtq:{q}:ready     zset
+-- KEYS[3]  dtq:{q}:dead      zset
+-- KEYS[4]  dtq:{q}:t:task    hash
+-- KEYS[5]  dtq:{q}:t:state   hash
+-- KEYS[6]  dtq:{q}:t:run     hash
+-- KEYS[7]  dtq:{q}:t:prio    hash
+-- KEYS[8]  dtq:{q}:t:error   hash
+-- KEYS[9]  dtq:{q}:t:cancel  hash
+-- KEYS[10] dtq:{q}:cancelled zset
+-- KEYS[11] dtq:{q}:totals    hash
+-- KEYS[12] dtq:{q}:activity  hash "<minute>:<event>" -> n
 -- ARGV[1] most tasks to recover   ARGV[2] worker channel
 -- Returns: {tasks requeued, tasks dead-lettered, tasks cancelled}
 -- @include now

@@ -2,12 +2,18 @@
 -- A held task failed and will run again: active -> retrying (due after its backoff delay), or
 -- straight to queued when the delay is 0. A task whose cancel was requested ends cancelled.
 --
--- KEYS[1] dtq:{q}:active     zset   KEYS[7]  dtq:{q}:t:error    hash id -> error JSON
--- KEYS[2] dtq:{q}:retrying   zset   KEYS[8]  dtq:{q}:t:due      hash id -> due ms
--- KEYS[3] dtq:{q}:ready      zset   KEYS[9]  dtq:{q}:t:cancel   hash
--- KEYS[4] dtq:{q}:t:state    hash   KEYS[10] dtq:{q}:cancelled  zset, score = ms it was cancelled
--- KEYS[5] dtq:{q}:t:run      hash   KEYS[11] dtq:{q}:totals     hash
--- KEYS[6] dtq:{q}:t:prio     hash   KEYS[12] dtq:{q}:activity   hash "<minute>:<event>" -> n
+-- KEYS[1]  dtq:{q}:active    zset
+-- KEYS[2]  dtq:{q}:retrying  zset
+-- KEYS[3]  dtq:{q}:ready     zset
+-- KEYS[4]  dtq:{q}:t:state   hash
+-- KEYS[5]  dtq:{q}:t:run     hash
+-- KEYS[6]  dtq:{q}:t:prio    hash
+-- KEYS[7]  dtq:{q}:t:error   hash id -> error JSON
+-- KEYS[8]  dtq:{q}:t:due     hash id -> due ms
+-- KEYS[9]  dtq:{q}:t:cancel  hash
+-- KEYS[10] dtq:{q}:cancelled zset, score = ms it was cancelled
+-- KEYS[11] dtq:{q}:totals    hash
+-- KEYS[12] dtq:{q}:activity  hash "<minute>:<event>" -> n
 -- ARGV[1] worker channel   ARGV[2] scheduler channel
 -- ARGV[3..] groups: lease token, task name, count, then per task: id, delay ms, error JSON
 -- Returns: per task, in argument order, 1 = will retry (or cancelled), 0 = lease lost
