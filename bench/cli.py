@@ -91,7 +91,7 @@ def _run_workloads(ctx: Context, chosen: Sequence[Contender], selected: Sequence
     return sections
 
 
-def _exit_on_signal(signum: int, frame: object) -> None:
+def _exit_on_signal(signum: int, _frame: object) -> None:
     # Raise instead of dying so that every `finally` stops its worker groups and the private
     # Redis servers; a background job's SIGINT is otherwise ignored by the shell.
     raise SystemExit(128 + signum)

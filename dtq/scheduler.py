@@ -169,7 +169,7 @@ class Scheduler:
             self._queues = await self.client.queues()
             self._queues_read_at = now
 
-    def _on_notification(self, channel: str, data: str) -> None:
+    def _on_notification(self, channel: str, _data: str) -> None:
         queue = queue_of_channel(self.client.prefix, channel)
         if queue is not None and queue not in self._queues:
             self._queues.append(queue)

@@ -149,7 +149,7 @@ def prepare(requests: Sequence[TaskRequest], defaults: TaskDefaults) -> list[Pre
     prepared: list[PreparedTask] = []
     indexed = len(requests) > 1
     for index, (request, task_id) in enumerate(zip(requests, new_ids(len(requests)), strict=True)):
-        item_problems = _check(request, defaults)
+        item_problems = _check(request)
         if not item_problems:
             item = _encode_one(request, task_id, defaults, item_problems)
             if item is not None:
@@ -161,7 +161,7 @@ def prepare(requests: Sequence[TaskRequest], defaults: TaskDefaults) -> list[Pre
     return prepared
 
 
-def _check(request: TaskRequest, defaults: TaskDefaults) -> list[FieldProblem]:
+def _check(request: TaskRequest) -> list[FieldProblem]:
     found = [_check_name(request.task), _check_queue(request.queue or DEFAULT_QUEUE)]
     # Most requests set few options: only the ones set are checked.
     if request.priority is not None:

@@ -481,7 +481,7 @@ class Worker:
     async def _stamp(self) -> None:
         heartbeat.stamp(self.settings.worker.health_file)
 
-    def _on_notification(self, channel: str, data: str) -> None:
+    def _on_notification(self, _channel: str, data: str) -> None:
         if data.startswith("cancel "):
             held = self._held.get(data[7:])
             if held is not None and held.ctx is not None:

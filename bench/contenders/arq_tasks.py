@@ -14,7 +14,7 @@ from bench.probe import queue_url, task_done
 _IN_FLIGHT = 100
 
 
-async def noop(ctx: dict[str, Any], sent_at: float) -> None:
+async def noop(_ctx: dict[str, Any], sent_at: float) -> None:
     task_done(sent_at)
 
 

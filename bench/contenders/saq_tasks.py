@@ -17,7 +17,7 @@ _IN_FLIGHT = 100
 _JOB_OPTIONS: dict[str, Any] = {"ttl": -1, "timeout": 0}
 
 
-async def noop(ctx: dict[str, Any], *, sent_at: float) -> None:
+async def noop(_ctx: dict[str, Any], *, sent_at: float) -> None:
     task_done(sent_at)
 
 

@@ -60,7 +60,7 @@ class Ceiling:
 
     name = "ceiling"
 
-    def run(self, ctx: Context, contenders: Sequence[Contender]) -> Section:
+    def run(self, ctx: Context, _contenders: Sequence[Contender]) -> Section:
         cfg = ctx.config
         plain: list[dict[str, float]] = []
         piped: list[dict[str, float]] = []

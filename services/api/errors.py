@@ -69,7 +69,7 @@ def install(app: FastAPI, methods: MethodTable) -> None:
     """Route every failure through the one error shape."""
 
     @app.exception_handler(ApiError)
-    async def api_error(request: Request, exc: ApiError) -> Response:
+    async def api_error(_request: Request, exc: ApiError) -> Response:
         return error_response(exc)
 
     @app.exception_handler(DtqError)
@@ -80,7 +80,7 @@ def install(app: FastAPI, methods: MethodTable) -> None:
         return error_response(mapped)
 
     @app.exception_handler(RequestValidationError)
-    async def invalid_request(request: Request, exc: RequestValidationError) -> Response:
+    async def invalid_request(_request: Request, exc: RequestValidationError) -> Response:
         details = [{"field": ".".join(str(p) for p in e["loc"]), "message": e["msg"]} for e in exc.errors()]
         return error_response(ApiError(422, "invalid_request", "the request is not valid", details))
 
@@ -94,7 +94,7 @@ def install(app: FastAPI, methods: MethodTable) -> None:
         return error_response(ApiError(exc.status_code, code, str(exc.detail), headers=headers))
 
     @app.exception_handler(Exception)
-    async def unexpected(request: Request, exc: Exception) -> Response:
+    async def unexpected(request: Request, _exc: Exception) -> Response:
         log.exception("unexpected error in %s %s", request.method, request.url.path)
         return error_response(ApiError(500, "internal_error", "unexpected server error; see the API log"))
 

@@ -91,7 +91,7 @@ async def test_metrics_expose_counters_gauges_and_histograms(api: httpx.AsyncCli
     assert "# TYPE dtq_task_duration_seconds histogram" in text
 
 
-async def test_browse_a_queue_by_state_with_filters_and_paging(api: httpx.AsyncClient, settings: Settings) -> None:
+async def test_browse_a_queue_by_state_with_filters_and_paging(api: httpx.AsyncClient) -> None:
     await api.post("/tasks/bulk", json=[{"task": "a" if n % 2 else "b", "priority": n % 3} for n in range(12)])
     await api.post("/tasks", json={"task": "later", "delay": 600})
     first = (await api.get("/queues/default/tasks", params={"limit": 5})).json()

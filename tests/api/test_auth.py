@@ -72,7 +72,7 @@ failing = dtq.App()
 
 
 @failing.task(name="boom", max_retries=0)
-def boom(payload: object) -> None:
+def boom(_payload: object) -> None:
     raise RuntimeError("dead on arrival")
 
 

@@ -9,7 +9,7 @@ from tests.api.conftest import ApiFactory
 from tests.support.redis_server import RedisServer
 
 
-async def test_503_while_redis_is_down_then_recovery(make_api: ApiFactory, settings: Settings, tmp_path: Path) -> None:
+async def test_503_while_redis_is_down_then_recovery(make_api: ApiFactory, tmp_path: Path) -> None:
     server = RedisServer(tmp_path / "redis").start()
     try:
         api = await make_api(redis={"url": server.url, "socket_timeout": 0.5, "connect_timeout": 0.5})

@@ -183,7 +183,7 @@ async def test_oversized_bodies_get_413_before_they_are_read(api: httpx.AsyncCli
     assert declared.status_code == 413
 
 
-async def test_bulk_count_limit(make_api, client: Client) -> None:  # type: ignore[no-untyped-def]
+async def test_bulk_count_limit(make_api) -> None:  # type: ignore[no-untyped-def]
     api = await make_api(api={"max_bulk_items": 3})
     response = await api.post("/tasks/bulk", json=[{"task": "t"}] * 4)
     assert response.status_code == 413 and response.json()["error"]["code"] == "too_many_tasks"

@@ -109,7 +109,7 @@ class Proxy:
 
     def reset_all(self) -> int:
         """RST every open connection; returns how many."""
-        return self._call(self._reset(lambda link: True))
+        return self._call(self._reset(lambda _link: True))
 
     @property
     def open_links(self) -> int:
@@ -129,7 +129,7 @@ class Proxy:
     async def _shutdown(self) -> None:
         if self._server is not None:
             self._server.close()
-        await self._reset(lambda link: True)
+        await self._reset(lambda _link: True)
 
     async def _set(
         self, *, latency: tuple[float, float] | None = None, flowing: bool | None = None, dropping: bool | None = None

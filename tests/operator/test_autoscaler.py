@@ -44,6 +44,7 @@ class FakeKube:
         return Scale(self.replicas, str(self.version))
 
     def set_replicas(self, namespace: str, deployment: str, replicas: int, read_at: str | None) -> None:
+        assert (namespace, deployment) == ("jobs", "workers")
         if self.patch_error is not None:
             raise self.patch_error
         if self.conflicts:
@@ -59,6 +60,7 @@ class FakeKube:
         self.statuses.append(status)
 
     def post_event(self, target: Target, *, warning: bool, reason: str, message: str) -> None:
+        assert target == TARGET
         self.events.append((warning, reason, message))
 
     def condition(self, kind: str) -> dict[str, Any]:

@@ -230,7 +230,8 @@ def status_patches(kube: KubeFixture) -> list[Any]:
     return [r for r in mine if r.method == "PATCH" and r.subresource == "status"]
 
 
-def test_the_liveness_endpoint_answers_when_a_port_is_set(kube: KubeFixture, settings: Settings) -> None:
+@pytest.mark.usefixtures("kube")
+def test_the_liveness_endpoint_answers_when_a_port_is_set(settings: Settings) -> None:
     from tests.support.redis_server import free_port
 
     port = free_port()

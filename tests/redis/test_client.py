@@ -89,7 +89,7 @@ async def test_cancel_a_retrying_task(client: Client, settings: Settings) -> Non
     app = dtq.App()
 
     @app.task(max_retries=3)
-    def flaky(payload: None) -> None:
+    def flaky(_payload: None) -> None:
         raise ValueError("no")
 
     long_backoff = tuned(settings, tasks={"backoff_base": 60, "backoff_max": 60})

@@ -58,7 +58,7 @@ async def test_failures_retry_with_backoff_then_die_after_max_retries_plus_one(
     attempts: list[tuple[int, float]] = []
 
     @app.task(max_retries=3, backoff=Backoff(base=0.05, factor=2, max=1, jitter=0.5))
-    def flaky(payload: None, ctx: dtq.TaskContext) -> None:
+    def flaky(_payload: None, ctx: dtq.TaskContext) -> None:
         attempts.append((ctx.attempt, time.monotonic()))
         raise ValueError(f"attempt {ctx.attempt}")
 
@@ -91,13 +91,13 @@ async def test_retry_overrides_the_delay_and_abort_dies_at_once(client: Client, 
     app = dtq.App()
 
     @app.task(max_retries=5)
-    async def once_more(payload: None, ctx: dtq.TaskContext) -> int:
+    async def once_more(_payload: None, ctx: dtq.TaskContext) -> int:
         if ctx.attempt == 1:
             raise dtq.Retry(delay=0)
         return ctx.attempt
 
     @app.task(max_retries=5)
-    async def hopeless(payload: None) -> None:
+    async def hopeless(_payload: None) -> None:
         raise dtq.Abort("the account is closed")
 
     producer = Client(settings, redis=client.redis, app=app)
@@ -116,7 +116,7 @@ async def test_async_timeout_cancels_and_sync_timeout_abandons_the_thread(client
     release = threading.Event()
 
     @app.task(max_retries=0, timeout=0.1)
-    async def slow(payload: None) -> None:
+    async def slow(_payload: None) -> None:
         try:
             await asyncio.sleep(10)
         except asyncio.CancelledError:
@@ -124,7 +124,7 @@ async def test_async_timeout_cancels_and_sync_timeout_abandons_the_thread(client
             raise
 
     @app.task(max_retries=0, timeout=0.1)
-    def stuck(payload: None) -> None:
+    def stuck(_payload: None) -> None:
         release.wait(10)
 
     producer = Client(settings, redis=client.redis, app=app)
@@ -215,7 +215,7 @@ async def test_a_running_handler_observes_a_cancel_request(client: Client, setti
     started = asyncio.Event()
 
     @app.task
-    async def long(payload: None, ctx: dtq.TaskContext) -> None:
+    async def long(_payload: None, ctx: dtq.TaskContext) -> None:
         started.set()
         await ctx.wait_cancelled()
         raise RuntimeError("stopping as asked")
@@ -235,7 +235,7 @@ async def test_never_holds_more_than_concurrency_tasks(client: Client, settings:
     peak = 0
 
     @app.task
-    async def busy(payload: None) -> None:
+    async def busy(_payload: None) -> None:
         nonlocal running, peak
         running += 1
         peak = max(peak, running)
@@ -252,7 +252,7 @@ async def test_leases_are_renewed_while_a_long_task_runs(client: Client, setting
     runs = 0
 
     @app.task
-    async def long(payload: None) -> None:
+    async def long(_payload: None) -> None:
         nonlocal runs
         runs += 1
         await asyncio.sleep(settings.worker.lease * 2.5)
@@ -302,7 +302,7 @@ async def test_request_stop_drains_running_tasks_within_the_grace_period(client:
     started = asyncio.Event()
 
     @app.task
-    async def short(payload: None) -> str:
+    async def short(_payload: None) -> str:
         started.set()
         await asyncio.sleep(0.2)
         return "finished"
@@ -323,7 +323,7 @@ async def test_tasks_past_the_grace_period_are_handed_back_without_an_attempt(
     started = asyncio.Event()
 
     @app.task
-    async def endless(payload: None) -> None:
+    async def endless(_payload: None) -> None:
         started.set()
         await asyncio.sleep(60)
 
