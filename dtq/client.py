@@ -192,7 +192,7 @@ class Client:
         queue = self._unsharded(queue) or await self.locate(task_id)
         if queue is None:
             raise TaskNotFound(f"no task {task_id}")
-        outcome = await self.scripts.run(calls.cancel(self.keys(queue), task_id, self.settings.retention))
+        outcome = await self.scripts.run(calls.cancel(self.keys(queue), task_id))
         if outcome.outcome is Cancelled.NOT_FOUND:
             raise TaskNotFound(f"no task {task_id} in queue {queue}")
         if outcome.outcome is Cancelled.ALREADY_FINAL and outcome.state != "cancelled":

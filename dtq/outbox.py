@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from typing import Literal
 
 from dtq.keys import QueueKeys
-from dtq.settings import RetentionSettings
 from dtq.store import calls
 from dtq.store.calls import Burial, Call, Failure, Success
 from dtq.store.scripts import Scripts
@@ -35,9 +34,8 @@ class Recorded:
 class Outbox:
     """Pending outcomes of held tasks, grouped for batch recording."""
 
-    def __init__(self, scripts: Scripts, retention: RetentionSettings, keys_for: Callable[[str], QueueKeys]) -> None:
+    def __init__(self, scripts: Scripts, keys_for: Callable[[str], QueueKeys]) -> None:
         self._scripts = scripts
-        self._retention = retention
         self._keys_for = keys_for
         self._pending: dict[tuple[str, Kind], list[Entry]] = defaultdict(list)
         self._count = 0
@@ -73,7 +71,7 @@ class Outbox:
     def _call(self, queue: str, kind: Kind, items: list[Entry]) -> Call[list[bool]]:
         keys = self._keys_for(queue)
         if kind == "complete":
-            return calls.complete(keys, [i for i in items if isinstance(i, Success)], self._retention)
+            return calls.complete(keys, [i for i in items if isinstance(i, Success)])
         if kind == "retry":
-            return calls.retry(keys, [i for i in items if isinstance(i, Failure)], self._retention)
-        return calls.bury(keys, kind, [i for i in items if isinstance(i, Burial)], self._retention)
+            return calls.retry(keys, [i for i in items if isinstance(i, Failure)])
+        return calls.bury(keys, kind, [i for i in items if isinstance(i, Burial)])

@@ -124,7 +124,7 @@ class Scheduler:
     async def _promote_and_recover(self, keys: list[QueueKeys]) -> tuple[list[Promotion], bool]:
         sc = self.settings.scheduler
         sweep: list[calls.Call[Promotion | calls.Recovery]] = [calls.promote(k, sc.batch) for k in keys]
-        sweep += [calls.requeue_expired(k, sc.batch, self.settings.retention) for k in keys]
+        sweep += [calls.requeue_expired(k, sc.batch) for k in keys]
         results = await self.client.scripts.run_many(sweep)
         promotions = [r for r in results if isinstance(r, Promotion)]
         recoveries = [r for r in results if isinstance(r, calls.Recovery)]

@@ -116,7 +116,7 @@ class Worker:
         self._lease_ms = round(settings.worker.lease * 1000)
         self._held: dict[str, Held] = {}
         self._latency = Recorder()
-        self._outbox = Outbox(self.client.scripts, settings.retention, self.client.keys)
+        self._outbox = Outbox(self.client.scripts, self.client.keys)
         self._threads = ThreadRunner(self.concurrency, self._slot_freed_now)
         self._claims = itertools.count(1)
         # A claim whose reply never came keeps its token: the retry gets that same batch back.

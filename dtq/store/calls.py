@@ -240,7 +240,7 @@ def _in_item_order(order: list[int], convert: Callable[[int], T]) -> Callable[[l
     return parse
 
 
-def complete(keys: QueueKeys, items: Sequence[Success], retention: RetentionSettings) -> Call[list[bool]]:
+def complete(keys: QueueKeys, items: Sequence[Success]) -> Call[list[bool]]:
     """Record successes; per item True (also when it came after its lease lapsed but no newer
     attempt started), or False when it was refused."""
     args, order = _grouped(items, lambda s: (s.result or "",))
@@ -254,7 +254,7 @@ def complete(keys: QueueKeys, items: Sequence[Success], retention: RetentionSett
     )  # fmt: skip
 
 
-def retry(keys: QueueKeys, items: Sequence[Failure], retention: RetentionSettings) -> Call[list[bool]]:
+def retry(keys: QueueKeys, items: Sequence[Failure]) -> Call[list[bool]]:
     """Schedule retries; per item True, or False when the lease was lost."""
     args, order = _grouped(items, lambda f: (f.delay_ms, f.error))
     cols = ("state", "run", "prio", "error", "due", "cancel")
@@ -267,9 +267,7 @@ def retry(keys: QueueKeys, items: Sequence[Failure], retention: RetentionSetting
     )  # fmt: skip
 
 
-def bury(
-    keys: QueueKeys, final: Literal["dead", "cancelled"], items: Sequence[Burial], retention: RetentionSettings
-) -> Call[list[bool]]:
+def bury(keys: QueueKeys, final: Literal["dead", "cancelled"], items: Sequence[Burial]) -> Call[list[bool]]:
     """End held tasks as dead or cancelled; per item True, or False when the lease was lost."""
     args, order = _grouped(items, lambda b: (b.error,))
     target = keys.dead if final == "dead" else keys.cancelled
@@ -350,7 +348,7 @@ class Recovery:
     cancelled: int
 
 
-def requeue_expired(keys: QueueKeys, limit: int, retention: RetentionSettings) -> Call[Recovery]:
+def requeue_expired(keys: QueueKeys, limit: int) -> Call[Recovery]:
     """Recover tasks whose lease expired."""
     cols = ("task", "state", "run", "prio", "error", "cancel")
     return Call(
@@ -410,7 +408,7 @@ class CancelOutcome:
     state: str
 
 
-def cancel(keys: QueueKeys, task_id: str, retention: RetentionSettings) -> Call[CancelOutcome]:
+def cancel(keys: QueueKeys, task_id: str) -> Call[CancelOutcome]:
     """Cancel one task (or ask its worker to)."""
     return Call(
         "cancel",

@@ -154,7 +154,7 @@ class QueueMachine(RuleBasedStateMachine):
         t = self.pick(self.held(), index)
         token = "stale" if stale else t.token
         assert token is not None
-        (accepted,) = self.script(calls.complete(self.keys, [Success(t.id, token, "t", b"1")], self.retention))
+        (accepted,) = self.script(calls.complete(self.keys, [Success(t.id, token, "t", b"1")]))
         assert accepted is not stale
         if not stale:
             t.state, t.token, t.cancel_requested = "succeeded", None, False
@@ -166,7 +166,7 @@ class QueueMachine(RuleBasedStateMachine):
         no newer attempt started and the task was not cancelled or finished."""
         t = self.pick([t for t in self.tasks.values() if t.last_token and t.state != "active"], index)
         assert t.last_token is not None
-        (accepted,) = self.script(calls.complete(self.keys, [Success(t.id, t.last_token, "t", b"1")], self.retention))
+        (accepted,) = self.script(calls.complete(self.keys, [Success(t.id, t.last_token, "t", b"1")]))
         assert accepted is (t.state in ("queued", "dead"))
         if accepted:
             t.state = "succeeded"
@@ -177,7 +177,7 @@ class QueueMachine(RuleBasedStateMachine):
         t = self.pick(self.held(), index)
         assert t.token is not None
         failure = Failure(t.id, t.token, "t", b"{}", 3_600_000 if later else 0)
-        assert self.script(calls.retry(self.keys, [failure], self.retention)) == [True]
+        assert self.script(calls.retry(self.keys, [failure])) == [True]
         t.token = None
         if t.cancel_requested:
             t.state, t.cancel_requested = "cancelled", False
@@ -189,7 +189,7 @@ class QueueMachine(RuleBasedStateMachine):
     def bury(self, index: int) -> None:
         t = self.pick(self.held(), index)
         assert t.token is not None
-        assert self.script(calls.bury(self.keys, "dead", [Burial(t.id, t.token, "t", b"{}")], self.retention)) == [True]
+        assert self.script(calls.bury(self.keys, "dead", [Burial(t.id, t.token, "t", b"{}")])) == [True]
         t.state, t.token, t.cancel_requested = "dead", None, False
 
     @precondition(lambda self: self.held())
@@ -208,7 +208,7 @@ class QueueMachine(RuleBasedStateMachine):
     @rule(index=st.integers(0, 50))
     def cancel(self, index: int) -> None:
         t = self.pick(list(self.tasks.values()), index)
-        outcome = self.script(calls.cancel(self.keys, t.id, self.retention))
+        outcome = self.script(calls.cancel(self.keys, t.id))
         if t.state in ("queued", "scheduled", "retrying"):
             assert outcome.outcome is calls.Cancelled.NOW
             t.state = "cancelled"
@@ -222,7 +222,7 @@ class QueueMachine(RuleBasedStateMachine):
     @rule()
     def leases_expire(self) -> None:
         self.env.run(self.client.redis.zadd(self.keys.active, {t.id: 0 for t in self.held()}))
-        self.script(calls.requeue_expired(self.keys, 1000, self.retention))
+        self.script(calls.requeue_expired(self.keys, 1000))
         for t in self.held():
             t.token, t.requeued = None, True
             if t.cancel_requested:

@@ -55,7 +55,7 @@ class Queue:
     async def lapse(self, *ids: str) -> None:
         """The leases of `ids` run out and the scheduler's recovery handles them."""
         await self.client.redis.zadd(self.keys.active, dict.fromkeys(ids, 0), xx=True)
-        await self.scripts.run(calls.requeue_expired(self.keys, 100, self.retention))
+        await self.scripts.run(calls.requeue_expired(self.keys, 100))
 
     async def run_record(self, task_id: str) -> str | None:
         raw = await self.client.redis.hget(self.keys.column("run"), task_id)

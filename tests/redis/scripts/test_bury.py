@@ -13,9 +13,7 @@ from tests.redis.scripts.conftest import Queue
 async def test_dead_letters_a_held_task(queue: Queue) -> None:
     (task_id,) = await queue.add()
     batch = await queue.claim(token="mine")
-    flags = await queue.scripts.run(
-        calls.bury(queue.keys, "dead", [Burial(task_id, "mine", "t", b"{}")], queue.retention)
-    )
+    flags = await queue.scripts.run(calls.bury(queue.keys, "dead", [Burial(task_id, "mine", "t", b"{}")]))
     assert flags == [True]
     assert await queue.state(task_id) == "dead"
     died = await queue.client.redis.zscore(queue.keys.dead, task_id)
@@ -27,7 +25,7 @@ async def test_dead_letters_a_held_task(queue: Queue) -> None:
 async def test_cancelled_goes_to_the_cancelled_set_with_retention(queue: Queue) -> None:
     (task_id,) = await queue.add()
     await queue.claim(token="mine")
-    await queue.scripts.run(calls.bury(queue.keys, "cancelled", [Burial(task_id, "mine", "t", b"{}")], queue.retention))
+    await queue.scripts.run(calls.bury(queue.keys, "cancelled", [Burial(task_id, "mine", "t", b"{}")]))
     assert await queue.state(task_id) == "cancelled"
     assert await queue.members(queue.keys.cancelled) == [task_id]
 
@@ -35,9 +33,7 @@ async def test_cancelled_goes_to_the_cancelled_set_with_retention(queue: Queue) 
 async def test_a_stale_token_is_refused(queue: Queue) -> None:
     (task_id,) = await queue.add()
     await queue.claim(token="new")
-    flags = await queue.scripts.run(
-        calls.bury(queue.keys, "dead", [Burial(task_id, "old", "t", b"{}")], queue.retention)
-    )
+    flags = await queue.scripts.run(calls.bury(queue.keys, "dead", [Burial(task_id, "old", "t", b"{}")]))
     assert flags == [False]
     assert await queue.state(task_id) == "active"
 
@@ -45,7 +41,7 @@ async def test_a_stale_token_is_refused(queue: Queue) -> None:
 async def test_an_unknown_final_state_is_refused_before_any_write(queue: Queue) -> None:
     (task_id,) = await queue.add()
     await queue.claim(token="mine")
-    call = calls.bury(queue.keys, "dead", [Burial(task_id, "mine", "t", b"{}")], queue.retention)
+    call = calls.bury(queue.keys, "dead", [Burial(task_id, "mine", "t", b"{}")])
     bogus = calls.Call(call.script, call.keys, ("succeeded", *call.args[1:]), call.parse)
     with pytest.raises(redis.exceptions.ResponseError, match="final state"):
         await queue.scripts.run(bogus)

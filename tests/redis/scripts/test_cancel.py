@@ -10,7 +10,7 @@ from tests.redis.scripts.conftest import Queue
 
 
 async def cancel(queue: Queue, task_id: str) -> calls.CancelOutcome:
-    return await queue.scripts.run(calls.cancel(queue.keys, task_id, queue.retention))
+    return await queue.scripts.run(calls.cancel(queue.keys, task_id))
 
 
 async def test_unknown_task(queue: Queue) -> None:
@@ -29,9 +29,7 @@ async def test_waiting_tasks_are_cancelled_at_once(queue: Queue, fields: dict[st
 async def test_retrying_tasks_are_cancelled_at_once(queue: Queue) -> None:
     (task_id,) = await queue.add()
     await queue.claim(token="mine")
-    await queue.scripts.run(
-        calls.retry(queue.keys, [calls.Failure(task_id, "mine", "t", b"{}", 60_000)], queue.retention)
-    )
+    await queue.scripts.run(calls.retry(queue.keys, [calls.Failure(task_id, "mine", "t", b"{}", 60_000)]))
     assert (await cancel(queue, task_id)).outcome is Cancelled.NOW
     assert await queue.members(queue.keys.retrying) == []
 
@@ -53,6 +51,6 @@ async def test_active_tasks_get_a_request_and_their_worker_is_told(queue: Queue)
 async def test_final_tasks_are_left_alone(queue: Queue) -> None:
     (task_id,) = await queue.add()
     await queue.claim(token="mine")
-    await queue.scripts.run(calls.complete(queue.keys, [Success(task_id, "mine", "t", None)], queue.retention))
+    await queue.scripts.run(calls.complete(queue.keys, [Success(task_id, "mine", "t", None)]))
     outcome = await cancel(queue, task_id)
     assert (outcome.outcome, outcome.state) == (Cancelled.ALREADY_FINAL, "succeeded")

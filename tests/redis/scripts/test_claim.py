@@ -83,7 +83,7 @@ async def test_a_repeated_claim_leaves_out_tasks_it_no_longer_holds(queue: Queue
     await queue.add(2)
     first = await queue.claim(2, token="w#1")
     done = calls.Success(first.tasks[0].id, "w#1", "t", None)
-    await queue.scripts.run(calls.complete(queue.keys, [done], queue.retention))
+    await queue.scripts.run(calls.complete(queue.keys, [done]))
     again = await queue.claim(2, token="w#1")
     assert [t.id for t in again.tasks] == [first.tasks[1].id]
 

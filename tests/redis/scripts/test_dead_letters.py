@@ -11,7 +11,7 @@ async def bury_all(queue: Queue, count: int) -> list[str]:
     ids = await queue.add(count)
     await queue.claim(token="mine")
     items = [Burial(i, "mine", "t", b"{}") for i in ids]
-    await queue.scripts.run(calls.bury(queue.keys, "dead", items, queue.retention))
+    await queue.scripts.run(calls.bury(queue.keys, "dead", items))
     return ids
 
 

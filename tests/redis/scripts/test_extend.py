@@ -19,7 +19,7 @@ async def test_renews_held_leases(queue: Queue) -> None:
 async def test_reports_a_cancel_request(queue: Queue) -> None:
     (task_id,) = await queue.add()
     await queue.claim(token="mine")
-    await queue.scripts.run(calls.cancel(queue.keys, task_id, queue.retention))
+    await queue.scripts.run(calls.cancel(queue.keys, task_id))
     verdicts = await queue.scripts.run(calls.extend(queue.keys, [Lease(task_id, "mine")], 60_000))
     assert verdicts == [LeaseVerdict.CANCEL_REQUESTED]
 

@@ -29,7 +29,7 @@ async def test_a_stale_token_is_refused(queue: Queue) -> None:
 async def test_a_requested_cancel_is_honoured(queue: Queue) -> None:
     (task_id,) = await queue.add()
     (held,) = (await queue.claim(token="mine")).tasks
-    await queue.scripts.run(calls.cancel(queue.keys, task_id, queue.retention))
+    await queue.scripts.run(calls.cancel(queue.keys, task_id))
     await queue.scripts.run(calls.release(queue.keys, [HandBack(task_id, "mine", held.ready_ms)]))
     assert await queue.state(task_id) == "cancelled"
     assert await queue.members(queue.keys.ready) == []

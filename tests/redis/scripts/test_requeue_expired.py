@@ -13,7 +13,7 @@ async def recover(queue: Queue) -> calls.Recovery:
 
     async def done() -> bool:
         nonlocal totals
-        result = await queue.scripts.run(calls.requeue_expired(queue.keys, 100, queue.retention))
+        result = await queue.scripts.run(calls.requeue_expired(queue.keys, 100))
         totals = calls.Recovery(totals.requeued + result.requeued, totals.dead + result.dead,
                                 totals.cancelled + result.cancelled)  # fmt: skip
         return await queue.client.redis.zcard(queue.keys.active) == 0
@@ -25,7 +25,7 @@ async def recover(queue: Queue) -> calls.Recovery:
 async def test_live_leases_are_left_alone(queue: Queue) -> None:
     await queue.add()
     await queue.claim(lease_ms=60_000)
-    result = await queue.scripts.run(calls.requeue_expired(queue.keys, 100, queue.retention))
+    result = await queue.scripts.run(calls.requeue_expired(queue.keys, 100))
     assert result == calls.Recovery(0, 0, 0)
 
 
@@ -62,7 +62,7 @@ async def test_the_last_attempt_ends_dead(queue: Queue) -> None:
 async def test_a_requested_cancel_ends_cancelled(queue: Queue) -> None:
     (task_id,) = await queue.add()
     await queue.claim(lease_ms=50)
-    await queue.scripts.run(calls.cancel(queue.keys, task_id, queue.retention))
+    await queue.scripts.run(calls.cancel(queue.keys, task_id))
     assert await recover(queue) == calls.Recovery(0, 0, 1)
     assert await queue.state(task_id) == "cancelled"
 

@@ -12,9 +12,7 @@ ERROR = b'{"type":"ValueError","message":"boom"}'
 async def test_a_delay_puts_the_task_in_the_retrying_set(queue: Queue) -> None:
     (task_id,) = await queue.add()
     batch = await queue.claim(token="mine")
-    flags = await queue.scripts.run(
-        calls.retry(queue.keys, [Failure(task_id, "mine", "t", ERROR, 5000)], queue.retention)
-    )
+    flags = await queue.scripts.run(calls.retry(queue.keys, [Failure(task_id, "mine", "t", ERROR, 5000)]))
     assert flags == [True]
     assert await queue.state(task_id) == "retrying"
     due = await queue.client.redis.zscore(queue.keys.retrying, task_id)
@@ -26,7 +24,7 @@ async def test_a_delay_puts_the_task_in_the_retrying_set(queue: Queue) -> None:
 async def test_zero_delay_requeues_at_once(queue: Queue) -> None:
     (task_id,) = await queue.add()
     await queue.claim(token="mine")
-    await queue.scripts.run(calls.retry(queue.keys, [Failure(task_id, "mine", "t", ERROR, 0)], queue.retention))
+    await queue.scripts.run(calls.retry(queue.keys, [Failure(task_id, "mine", "t", ERROR, 0)]))
     assert await queue.state(task_id) == "queued"
     assert await queue.members(queue.keys.ready) == [task_id]
 
@@ -34,7 +32,7 @@ async def test_zero_delay_requeues_at_once(queue: Queue) -> None:
 async def test_a_stale_token_is_refused(queue: Queue) -> None:
     (task_id,) = await queue.add()
     await queue.claim(token="new")
-    flags = await queue.scripts.run(calls.retry(queue.keys, [Failure(task_id, "old", "t", ERROR, 0)], queue.retention))
+    flags = await queue.scripts.run(calls.retry(queue.keys, [Failure(task_id, "old", "t", ERROR, 0)]))
     assert flags == [False]
     assert await queue.state(task_id) == "active"
 
@@ -42,8 +40,8 @@ async def test_a_stale_token_is_refused(queue: Queue) -> None:
 async def test_a_requested_cancel_ends_the_task_cancelled_instead(queue: Queue) -> None:
     (task_id,) = await queue.add()
     await queue.claim(token="mine")
-    await queue.scripts.run(calls.cancel(queue.keys, task_id, queue.retention))
-    flags = await queue.scripts.run(calls.retry(queue.keys, [Failure(task_id, "mine", "t", ERROR, 0)], queue.retention))
+    await queue.scripts.run(calls.cancel(queue.keys, task_id))
+    flags = await queue.scripts.run(calls.retry(queue.keys, [Failure(task_id, "mine", "t", ERROR, 0)]))
     assert flags == [True]
     assert await queue.state(task_id) == "cancelled"
     assert await queue.members(queue.keys.cancelled) == [task_id]
