@@ -295,3 +295,31 @@ def rfc3339(moment: datetime | None) -> str | None:
     if moment is None:
         return None
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def public_shape(task: Task) -> dict[str, Any]:
+    """The task as every reader sees it, one home for its shape: the REST API's body (its schema
+    is the API's TaskOut), `dtq status --json` and the dashboard (ui/src/api.ts)."""
+    error = task.error
+    return {
+        "id": task.id,
+        "task": task.task,
+        "queue": task.queue,
+        "state": task.state.value,
+        "priority": task.priority,
+        "payload": task.payload,
+        "max_retries": task.max_retries,
+        "timeout": task.timeout,
+        "key": task.key,
+        "attempts": task.attempts,
+        "result": task.result,
+        "error": None
+        if error is None
+        else {"type": error.type, "message": error.message, "traceback": error.traceback},
+        "worker": task.worker,
+        "cancel_requested": task.cancel_requested,
+        "enqueued_at": rfc3339(task.enqueued_at),
+        "scheduled_for": rfc3339(task.scheduled_for),
+        "started_at": rfc3339(task.started_at),
+        "finished_at": rfc3339(task.finished_at),
+    }

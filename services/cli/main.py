@@ -17,7 +17,7 @@ from rich.progress import Progress
 from dtq.client import Client
 from dtq.errors import DtqError, InvalidTask, RedisUnavailable, TaskFinished, TaskNotFound
 from dtq.settings import env_names
-from dtq.task import TaskRequest, prepare
+from dtq.task import TaskRequest, prepare, public_shape
 from services import scheduler as scheduler_service
 from services import worker as worker_service
 from services.cli import render
@@ -215,7 +215,7 @@ def status(
 ) -> None:
     """Show one task's full record."""
     task = with_client(lambda c: c.get(task_id, queue))
-    render.as_json(render.task_dict(task)) if json else render.show_task(task)
+    render.as_json(public_shape(task)) if json else render.show_task(task)
 
 
 @cli.command()
@@ -274,7 +274,7 @@ def dead_list(
     """Dead tasks of a queue, newest first."""
     page = with_client(lambda c: c.dead(queue, task=task, limit=limit, cursor=cursor))
     if json:
-        render.as_json({"tasks": [render.task_dict(t) for t in page.tasks], "next_cursor": page.next_cursor})
+        render.as_json({"tasks": [public_shape(t) for t in page.tasks], "next_cursor": page.next_cursor})
     else:
         render.show_dead(page)
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict
 from typing import Any
 
 import orjson
@@ -14,7 +13,7 @@ from rich.table import Table
 from dtq.deadletters import DeadPage
 from dtq.inspection import WorkerInfo
 from dtq.store.calls import QueueCounts
-from dtq.task import Task, rfc3339
+from dtq.task import Task, public_shape, rfc3339
 
 console = Console()
 
@@ -24,19 +23,10 @@ def as_json(value: Any) -> None:
     console.print_json(orjson.dumps(value, default=str).decode())
 
 
-def task_dict(task: Task) -> dict[str, Any]:
-    """A task as the JSON shape the API uses (RFC 3339 timestamps)."""
-    record = asdict(task)
-    for field in ("enqueued_at", "scheduled_for", "started_at", "finished_at"):
-        record[field] = rfc3339(getattr(task, field))
-    record["state"] = task.state.value
-    return record
-
-
 def show_task(task: Task) -> None:
     """One task as a two-column table."""
     table = Table(show_header=False, box=None)
-    for name, value in task_dict(task).items():
+    for name, value in public_shape(task).items():
         shown = f"{value['type']}: {value['message']}" if name == "error" and value else value
         table.add_row(f"[bold]{name}[/]", "" if shown is None else str(shown))
     console.print(table)

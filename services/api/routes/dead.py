@@ -9,7 +9,7 @@ from fastapi import APIRouter, Path, Query
 from fastapi.responses import Response
 
 from dtq.client import Client
-from dtq.task import Task, TaskState
+from dtq.task import Task, TaskState, public_shape
 from services.api.deps import Admin, ClientDep, Viewer
 from services.api.errors import ApiError, responses
 from services.api.routes import views
@@ -47,7 +47,7 @@ async def list_dead(
     found: list[dict[str, object]] = []
     for position in range(start, len(names)):
         page = await client.dead(names[position], task=task, limit=limit - len(found), cursor=inner)
-        found += [views.task(t) for t in page.tasks]
+        found += [public_shape(t) for t in page.tasks]
         if page.next_cursor is not None:
             return views.json({"tasks": found, "next_cursor": f"{names[position]}{SEPARATOR}{page.next_cursor}"})
         inner = None

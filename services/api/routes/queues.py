@@ -8,7 +8,7 @@ from fastapi import APIRouter, Path, Query
 from fastapi.responses import Response
 
 from dtq.errors import TaskNotFound
-from dtq.task import TaskState
+from dtq.task import TaskState, public_shape
 from services.api.deps import Admin, ClientDep, Viewer
 from services.api.errors import responses
 from services.api.routes import views
@@ -70,7 +70,7 @@ async def list_tasks(
 ) -> Response:
     """Tasks in one state: waiting ones in the order they will run, finished ones newest first."""
     page = await client.tasks(name, state, task=task, priority=priority, limit=limit, cursor=cursor)
-    return views.json({"tasks": [views.task(t) for t in page.tasks], "total": page.total,
+    return views.json({"tasks": [public_shape(t) for t in page.tasks], "total": page.total,
                        "next_cursor": page.next_cursor})  # fmt: skip
 
 

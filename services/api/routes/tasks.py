@@ -9,7 +9,7 @@ from fastapi.responses import Response
 from pydantic import TypeAdapter
 from starlette.convertors import Convertor, register_url_convertor
 
-from dtq.task import MAX_KEY_LENGTH
+from dtq.task import MAX_KEY_LENGTH, public_shape
 from services.api import body
 from services.api.deps import ENQUEUE, Admin, AnyRole, ApiState, ClientDep, authorize
 from services.api.errors import ApiError, responses
@@ -146,7 +146,7 @@ async def enqueue_bulk(request: Request) -> Response:
 )
 async def read(task_id: TaskId, client: ClientDep, queue: QueueHint = None) -> Response:
     """The task's full record."""
-    return views.json(views.task(await client.get(task_id, queue)))
+    return views.json(public_shape(await client.get(task_id, queue)))
 
 
 @router.delete(

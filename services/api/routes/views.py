@@ -10,39 +10,12 @@ from fastapi.responses import Response
 from dtq.activity import EVENTS, Minute
 from dtq.inspection import WorkerInfo
 from dtq.store.calls import QueueCounts
-from dtq.task import Task, from_ms, rfc3339
+from dtq.task import from_ms, rfc3339
 
 
 def json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
     """A JSON response encoded with orjson (skipping FastAPI's slower re-validation)."""
     return Response(orjson.dumps(body), status, headers, media_type="application/json")
-
-
-def task(record: Task) -> dict[str, Any]:
-    """TaskOut."""
-    error = record.error
-    return {
-        "id": record.id,
-        "task": record.task,
-        "queue": record.queue,
-        "state": record.state.value,
-        "priority": record.priority,
-        "payload": record.payload,
-        "max_retries": record.max_retries,
-        "timeout": record.timeout,
-        "key": record.key,
-        "attempts": record.attempts,
-        "result": record.result,
-        "error": None
-        if error is None
-        else {"type": error.type, "message": error.message, "traceback": error.traceback},
-        "worker": record.worker,
-        "cancel_requested": record.cancel_requested,
-        "enqueued_at": rfc3339(record.enqueued_at),
-        "scheduled_for": rfc3339(record.scheduled_for),
-        "started_at": rfc3339(record.started_at),
-        "finished_at": rfc3339(record.finished_at),
-    }
 
 
 def queue(name: str, c: QueueCounts) -> dict[str, Any]:
