@@ -64,8 +64,15 @@ bench: $(VENV)/.test-installed
 	$(BIN)/pip install --quiet -r bench/requirements/harness.txt
 	$(BIN)/python -m bench
 
+# The full chaos run; it writes its table (verdicts included when a scenario fails) to
+# docs/chaos-last-run.md, to commit with the figures docs/reliability.md cites.
+CHAOS_TABLE := docs/chaos-last-run.md
 chaos: $(VENV)/.test-installed
-	$(BIN)/pytest -m chaos tests/chaos
+	$(BIN)/pytest -m chaos tests/chaos; status=$$?; \
+	{ echo "# The last full chaos run"; echo; \
+	  echo "Written by \`make chaos\` at \`$$(git rev-parse --short HEAD)\` on $$(date -u +%F\ %H:%M) UTC (exit $$status)."; \
+	  echo "Load average as it ended: $$(cut -d' ' -f1-3 /proc/loadavg). Each row is one verdict in tests/chaos/verdicts/."; \
+	  echo; $(BIN)/python -m tests.chaos.report --form full; } > $(CHAOS_TABLE); exit $$status
 
 soak: $(VENV)/.test-installed
 	$(BIN)/pytest -m soak tests/chaos
