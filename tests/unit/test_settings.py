@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
+from pydantic import SecretStr
 
 from dtq.errors import ConfigError
 from dtq.settings import Settings, env_names
@@ -37,10 +40,94 @@ def test_invalid_values_name_the_variable(monkeypatch: pytest.MonkeyPatch, name:
         Settings.from_env()
 
 
-def test_every_documented_name_is_accepted(monkeypatch: pytest.MonkeyPatch) -> None:
-    names = env_names()
-    assert "DTQ_REDIS_URL" in names and "DTQ_WORKER_SHUTDOWN_GRACE" in names
-    assert all(description for description in names.values())
+# Every name `dtq settings` documents, set to a value other than its default, and what the
+# settings object must then hold. A setting added without a line here fails the test below.
+EVERY_NAME: dict[str, tuple[str, object]] = {
+    "DTQ_APP": ("myapp.tasks:app", "myapp.tasks:app"),
+    "DTQ_REDIS_URL": ("redis://cache:6380/2", "redis://cache:6380/2"),
+    "DTQ_REDIS_USERNAME": ("dtq-user", "dtq-user"),
+    "DTQ_REDIS_PASSWORD": ("s3cret", "s3cret"),
+    "DTQ_REDIS_SENTINEL_PASSWORD": ("s3ntinel", "s3ntinel"),
+    "DTQ_REDIS_KEY_PREFIX": ("jobs", "jobs"),
+    "DTQ_REDIS_SOCKET_TIMEOUT": ("2.5", 2.5),
+    "DTQ_REDIS_CONNECT_TIMEOUT": ("3", 3.0),
+    "DTQ_REDIS_MAX_CONNECTIONS": ("8", 8),
+    "DTQ_REDIS_ALLOW_EVICTION": ("true", True),
+    "DTQ_REDIS_SHARDS": ("emails=4", {"emails": 4}),
+    "DTQ_REDIS_WAIT_REPLICAS": ("1", 1),
+    "DTQ_REDIS_WAIT_TIMEOUT": ("0.5", 0.5),
+    "DTQ_WORKER_QUEUES": ("emails,reports", ["emails", "reports"]),
+    "DTQ_WORKER_CONCURRENCY": ("40", 40),
+    "DTQ_WORKER_LEASE": ("12", 12.0),
+    "DTQ_WORKER_SHUTDOWN_GRACE": ("7", 7.0),
+    "DTQ_WORKER_HEARTBEAT_INTERVAL": ("2", 2.0),
+    "DTQ_WORKER_HEALTH_FILE": ("/run/w.health", Path("/run/w.health")),
+    "DTQ_WORKER_IDLE_POLL": ("0.5", 0.5),
+    "DTQ_WORKER_UNKNOWN_TASKS": ("log", "log"),
+    "DTQ_WORKER_PRIORITY_MODE": ("weighted", "weighted"),
+    "DTQ_WORKER_PRIORITY_WEIGHTS": ("1,1,1,1,1,1,1,1,1,9", ["1", "1", "1", "1", "1", "1", "1", "1", "1", "9"]),
+    "DTQ_TASKS_PRIORITY": ("7", 7),
+    "DTQ_TASKS_MAX_RETRIES": ("5", 5),
+    "DTQ_TASKS_TIMEOUT": ("60", 60.0),
+    "DTQ_TASKS_BACKOFF_BASE": ("0.5", 0.5),
+    "DTQ_TASKS_BACKOFF_FACTOR": ("3", 3.0),
+    "DTQ_TASKS_BACKOFF_MAX": ("600", 600.0),
+    "DTQ_TASKS_BACKOFF_JITTER": ("0.1", 0.1),
+    "DTQ_TASKS_MAX_PAYLOAD_BYTES": ("2048", 2048),
+    "DTQ_RETENTION_FINISHED": ("3600", 3600.0),
+    "DTQ_RETENTION_DEAD": ("7200", 7200.0),
+    "DTQ_RETENTION_DEAD_MAX": ("500", 500),
+    "DTQ_RETENTION_IDEMPOTENCY": ("600", 600.0),
+    "DTQ_RETENTION_STATS": ("7200", 7200.0),
+    "DTQ_SCHEDULER_POLL_INTERVAL": ("0.5", 0.5),
+    "DTQ_SCHEDULER_BATCH": ("200", 200),
+    "DTQ_SCHEDULER_JANITOR_INTERVAL": ("10", 10.0),
+    "DTQ_SCHEDULER_QUEUE_REFRESH": ("2", 2.0),
+    "DTQ_SCHEDULER_HEALTH_FILE": ("/run/s.health", Path("/run/s.health")),
+    "DTQ_API_HOST": ("0.0.0.0", "0.0.0.0"),
+    "DTQ_API_PORT": ("8080", 8080),
+    "DTQ_API_TOKENS": ("producer-token-0123456789abc:producer", ["producer-token-0123456789abc:producer"]),
+    "DTQ_API_TOKENS_FILE": ("/run/tokens", Path("/run/tokens")),
+    "DTQ_API_MAX_BODY_BYTES": ("4096", 4096),
+    "DTQ_API_MAX_BULK_BODY_BYTES": ("65536", 65536),
+    "DTQ_API_MAX_BULK_ITEMS": ("50", 50),
+    "DTQ_API_MAX_JSON_DEPTH": ("8", 8),
+    "DTQ_API_RATE_LIMIT": ("20", 20.0),
+    "DTQ_API_RATE_BURST": ("40", 40),
+    "DTQ_OPERATOR_NAMESPACE": ("jobs", "jobs"),
+    "DTQ_OPERATOR_STANDALONE": ("false", False),
+    "DTQ_OPERATOR_LIVENESS_PORT": ("8081", 8081),
+    "DTQ_LOG_LEVEL": ("DEBUG", "DEBUG"),
+    "DTQ_LOG_FORMAT": ("json", "json"),
+}
+
+
+def setting(settings: Settings, name: str) -> object:
+    """The value the settings object holds for environment variable `name` (secrets revealed)."""
+    section, _, field = name.removeprefix("DTQ_").lower().partition("_")
+    holder: object = settings
+    if field and section in Settings.model_fields and section != "app":
+        holder = getattr(settings, section)
+    else:
+        field = name.removeprefix("DTQ_").lower()
+    value = getattr(holder, field)
+    if isinstance(value, SecretStr):
+        return value.get_secret_value()
+    if isinstance(value, list):
+        return [v.get_secret_value() if isinstance(v, SecretStr) else v for v in value]
+    return value
+
+
+def test_every_documented_name_is_read_into_its_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert set(EVERY_NAME) == set(env_names()), "a documented setting without a line in EVERY_NAME, or the reverse"
+    assert all(env_names().values()), "every setting has a description"
+    defaults = Settings()
+    for name, (text, _) in EVERY_NAME.items():
+        monkeypatch.setenv(name, text)
+    settings = Settings.from_env()
+    for name, (_, expected) in EVERY_NAME.items():
+        assert setting(settings, name) == expected, name
+        assert setting(defaults, name) != expected, f"{name}: pick a value other than the default"
 
 
 def test_secrets_do_not_print() -> None:
