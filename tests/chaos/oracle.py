@@ -8,7 +8,10 @@ Two witnesses that no fault touches:
 
 From those and the final task records in dtq's Redis, `account()` counts:
 - lost: acknowledged, yet never finished with its record `succeeded`  -> must be 0;
-- unexpected: finished, yet never invoked                               -> must be 0;
+  a finished task whose record is gone counts as succeeded only when retention could have
+  deleted it (finished longer ago than `retention` seconds); otherwise it vanished (a Redis crash
+  or failover dropped it) and is lost;
+- unexpected: ran, yet never invoked or definitely refused (4xx)       -> must be 0;
 - duplicate enqueues: one ref stored as more than one task              -> must be 0;
 - extra executions: starts beyond the first, per ref                   -> bounded per scenario;
 - recovered: indeterminate, yet executed (either outcome is allowed; reported).
@@ -28,6 +31,7 @@ import orjson
 import redis
 
 from dtq.client import Client
+from dtq.settings import RetentionSettings
 from dtq.task import Task, TaskState
 from tests.chaos.handlers import EVENTS
 
@@ -148,6 +152,7 @@ class Accounting:
     executed: int
     succeeded: int
     records_expired: int
+    vanished: list[str]  # finished, record gone before retention could delete it
     lost: list[str]
     unexpected: list[str]
     recovered: int
@@ -179,8 +184,18 @@ class Accounting:
         return out
 
 
-async def account(ledger: Ledger, events: list[Event], client: Client, queue: str = "default") -> Accounting:
-    """Compare what was acknowledged with what ran and what Redis recorded."""
+async def account(
+    ledger: Ledger,
+    events: list[Event],
+    client: Client,
+    queue: str = "default",
+    retention: float = RetentionSettings().finished,
+) -> Accounting:
+    """Compare what was acknowledged with what ran and what Redis recorded.
+
+    `retention` is the run's `RETENTION_FINISHED` in seconds: records of tasks finished longer ago
+    than that may have been deleted on purpose.
+    """
     starts: dict[str, list[Event]] = defaultdict(list)
     finishes: dict[str, list[Event]] = defaultdict(list)
     ids_of: dict[str, set[str]] = defaultdict(set)
@@ -193,9 +208,13 @@ async def account(ledger: Ledger, events: list[Event], client: Client, queue: st
     succeeded = {ref for ref, ids in ids_of.items() if any(
         records.get(i) is not None and records[i].state is TaskState.SUCCEEDED for i in ids)}  # fmt: skip
     # A finished task whose record is gone was succeeded and then deleted by retention (dead
-    # records are kept far longer than any run), so it counts as succeeded.
-    expired = {ref for ref, ids in ids_of.items() if finishes.get(ref) and not any(i in records for i in ids)}
+    # records are kept far longer than any run), so it counts as succeeded, but only once
+    # retention had time to act: a record gone sooner was dropped by a crash or failover.
+    gone = {ref for ref, ids in ids_of.items() if finishes.get(ref) and not any(i in records for i in ids)}
+    deletable_before_ms = time.time() * 1000 - retention * 1000
+    expired = {ref for ref in gone if max(e.t for e in finishes[ref]) <= deletable_before_ms}
     succeeded |= expired
+    refused = {r for r, s in ledger.submissions.items() if s.outcome == "fail"}
     acked = ledger.acknowledged()
     indeterminate = {r for r, s in ledger.submissions.items() if s.outcome == "indeterminate"}
     return Accounting(
@@ -207,7 +226,8 @@ async def account(ledger: Ledger, events: list[Event], client: Client, queue: st
         succeeded=len(succeeded),
         records_expired=len(expired),
         lost=sorted(r for r in acked if not (finishes.get(r) and r in succeeded)),
-        unexpected=sorted(r for r in finishes if r not in ledger.submissions),
+        unexpected=sorted(r for r in starts.keys() | finishes.keys() if r not in ledger.submissions or r in refused),
+        vanished=sorted(gone - expired),
         recovered=len(indeterminate & set(finishes)),
         executions=sum(len(v) for v in starts.values()),
         extra_executions=sum(len(v) - 1 for v in starts.values()),

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from dtq.settings import RetentionSettings
 from tests.chaos.cluster import Cluster, wait_for
 from tests.chaos.oracle import Accounting, Ledger, Verdict, account, consistency, read_events
 
@@ -58,12 +59,17 @@ async def drain(cluster: Cluster, timeout: float) -> float | None:
         return None
 
 
+def retention_of(cluster: Cluster) -> float:
+    """The cluster's finished-task retention, in seconds, as its processes read it."""
+    return float(cluster.spec.env.get("RETENTION_FINISHED", RetentionSettings().finished))
+
+
 async def settle_run(
     cluster: Cluster, ledger: Ledger, verdict: Verdict, *, drain_timeout: float, extra_bound: int | None
 ) -> Accounting:
     """Drain, account, and add the checks every scenario makes; returns the accounting."""
     drained = await drain(cluster, drain_timeout)
-    acc = await account(ledger, read_events(cluster.oracle), cluster.client)  # type: ignore[arg-type]
+    acc = await account(ledger, read_events(cluster.oracle), cluster.client, retention=retention_of(cluster))  # type: ignore[arg-type]
     problems = await consistency(cluster.client)  # type: ignore[arg-type]
     verdict.facts["accounting"] = acc.summary()
     verdict.facts["http_statuses"] = dict(ledger.statuses)

@@ -110,7 +110,8 @@ async def test_retries_poison_and_redrive(form: Form, tmp_path: Path) -> None:
     verdict.check("backoff gaps within jitter bounds", not gaps, gaps[:5], "none outside")
     crashes = sorted({r.attempts for r in poison_before})
     verdict.check("poison: dead after 3 attempts", crashes == [POISON_RETRIES + 1], crashes, POISON_RETRIES + 1)
-    most = max(poisons.values())
+    most, fewest = max(poisons.values()), min(poisons.values())
+    verdict.check("poison: each started", fewest >= 1, fewest, ">= 1 (a poison never started proves nothing)")
     verdict.check("poison: started at most 3 times", most <= POISON_RETRIES + 1, most, f"<= {POISON_RETRIES + 1}")
     lease_expired = all(r.state is TaskState.DEAD and r.error is not None and r.error.type == "LeaseExpired"
                         for r in poison_before)  # fmt: skip
