@@ -5,10 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from dtq.events import EVENT_NAMES, minute_field
 from dtq.keys import QueueKeys
 from dtq.store.connection import RedisClient, redis_errors
-
-EVENTS = ("enqueued", "succeeded", "failed", "retried", "dead", "cancelled")
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,15 +36,15 @@ async def minutes(
         now = float(seconds)
     current = int(now // 60)
     wanted = list(range(current - span + 1, current + 1))
-    fields = [f"{minute}:{event}" for minute in wanted for event in EVENTS]
+    fields = [minute_field(minute, event) for minute in wanted for event in EVENT_NAMES]
     with redis_errors():
         async with redis.pipeline(transaction=False) as pipe:
             for keys in queues:
                 pipe.hmget(keys.activity, fields)  # one command per queue, whatever the span
             replies = await pipe.execute()
-    totals = [dict.fromkeys(EVENTS, 0) for _ in wanted]
+    totals = [dict.fromkeys(EVENT_NAMES, 0) for _ in wanted]
     for reply in replies:
         for index, count in enumerate(reply):
             if count is not None:
-                totals[index // len(EVENTS)][EVENTS[index % len(EVENTS)]] += int(count)
+                totals[index // len(EVENT_NAMES)][EVENT_NAMES[index % len(EVENT_NAMES)]] += int(count)
     return [Minute(minute * 60, counts) for minute, counts in zip(wanted, totals, strict=True)]

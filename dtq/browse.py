@@ -7,12 +7,12 @@ from typing import Any
 
 from dtq.inspection import record_from_columns
 from dtq.keys import QueueKeys
+from dtq.priority import band as priority_band
 from dtq.store import calls
 from dtq.store.connection import redis_errors, text
 from dtq.store.scripts import Scripts
 from dtq.task import Task, TaskState
 
-BAND = 2**42  # the width of one priority level in the ready set's scores (see band.lua)
 CHUNK = 500
 SCAN_LIMIT = 20  # a filtered page reads at most this many entries per entry it returns
 
@@ -52,7 +52,7 @@ async def page(
 ) -> TaskPage:
     """Up to `limit` tasks in `state` from position `cursor`, optionally only one name or priority."""
     key, newest_first = state_set(keys, state)
-    band = _band(priority) if state is TaskState.QUEUED and priority is not None else None
+    band = priority_band(priority) if state is TaskState.QUEUED and priority is not None else None
     with redis_errors():
         total = int(await scripts.redis.zcount(key, *band) if band else await scripts.redis.zcard(key))
     found: list[Task] = []
@@ -72,11 +72,6 @@ async def page(
                 if len(found) == limit:
                     break
     return TaskPage(found, total, position if position < total else None)
-
-
-def _band(priority: int) -> tuple[int, int]:
-    low = (9 - priority) * BAND
-    return low, low + BAND - 1
 
 
 def _wanted(record: Task, task: str | None, priority: int | None) -> bool:

@@ -12,28 +12,21 @@ from collections.abc import Sequence
 from types import TracebackType
 from typing import Any, Unpack
 
-from dtq import activity, browse, deadletters, inspection
 from dtq.activity import Minute
 from dtq.browse import TaskPage
 from dtq.deadletters import DeadPage
 from dtq.errors import TaskFinished, TaskNotFound
 from dtq.inspection import WorkerInfo
-from dtq.keys import GlobalKeys, QueueKeys, check_queue_name, queue_keys
+from dtq.keys import check_queue_name
 from dtq.registry import App, TaskDefinition
 from dtq.settings import Settings
-from dtq.shards import Shards
 from dtq.store import calls
 from dtq.store.calls import Cancelled, CancelOutcome, Enqueued, QueueCounts
 from dtq.store.connection import (
     RedisClient,
     ServerInfo,
-    check_eviction_policy,
-    create_redis,
-    inspect_server,
-    redis_errors,
-    text,
 )
-from dtq.store.scripts import Scripts
+from dtq.store.store import Store
 from dtq.task import EnqueueOptions, PreparedTask, Task, TaskRequest, TaskState, prepare
 
 ENQUEUE_CHUNK = 2000  # tasks per script call: keeps each call to a few ms of Redis time
@@ -43,21 +36,23 @@ class Client:
     """Talks to dtq's Redis on behalf of producers and operators.
 
     Build it with settings, then `async with Client(settings) as client:` (or `await
-    client.connect()` / `await client.close()`). Pass `redis=` to share a connection pool, and
-    `app=` so tasks enqueued by name take their handler's queue, priority, retries and timeout.
+    client.connect()` / `await client.close()`). Pass `store=` (or `redis=`) to share a
+    connection pool, and `app=` so tasks enqueued by name take their handler's queue, priority,
+    retries and timeout.
     """
 
-    def __init__(self, settings: Settings, *, redis: RedisClient | None = None, app: App | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        store: Store | None = None,
+        redis: RedisClient | None = None,
+        app: App | None = None,
+    ) -> None:
         self.settings = settings
         self.app = app
-        self._owns_redis = redis is None
-        self.redis: RedisClient = redis if redis is not None else create_redis(settings.redis)
-        rs = settings.redis
-        self.scripts = Scripts(self.redis, wait_replicas=rs.wait_replicas, wait_timeout=rs.wait_timeout)
-        self.shards = Shards(rs.shards)  # hot queues spread over several physical queues
-        self.prefix = settings.redis.key_prefix
-        self.global_keys = GlobalKeys(self.prefix)
-        self._registered: set[str] = set()
+        self._owns_store = store is None
+        self.store = store if store is not None else Store(settings.redis, redis=redis)
 
     async def __aenter__(self) -> Client:
         await self.connect()
@@ -68,19 +63,12 @@ class Client:
 
     async def connect(self) -> ServerInfo:
         """Check that Redis is reachable and safe (noeviction), and load the scripts."""
-        info = await inspect_server(self.redis, self.global_keys.embedded)
-        check_eviction_policy(info, self.settings.redis)
-        await self.scripts.load()
-        return info
+        return await self.store.connect()
 
     async def close(self) -> None:
         """Release the connection pool (if this client created it)."""
-        if self._owns_redis:
-            await self.redis.aclose()
-
-    def keys(self, queue: str) -> QueueKeys:
-        """The keys of `queue` (validates the name)."""
-        return queue_keys(self.prefix, queue)
+        if self._owns_store:
+            await self.store.close()
 
     # --- enqueue ----------------------------------------------------------------------------
 
@@ -119,7 +107,7 @@ class Client:
         Tasks are stored in chunks pipelined in one round trip per queue; each chunk is atomic,
         and a resent chunk stores nothing twice, because the ids are made here, before sending.
         """
-        return await self.store(self.prepare(requests))
+        return await self.enqueue_prepared(self.prepare(requests))
 
     def prepare(self, requests: Sequence[TaskRequest]) -> list[PreparedTask]:
         """Validate and encode requests (all or none), with handler defaults; stores nothing."""
@@ -127,19 +115,20 @@ class Client:
             requests = [self.with_handler_defaults(r) for r in requests]
         return prepare(requests, self.settings.tasks)
 
-    async def store(self, prepared: Sequence[PreparedTask]) -> list[Enqueued]:
+    async def enqueue_prepared(self, prepared: Sequence[PreparedTask]) -> list[Enqueued]:
         """Store tasks `prepare()` made, grouped by queue, in one round trip per queue."""
         by_queue: dict[str, list[tuple[int, PreparedTask]]] = defaultdict(list)
         for index, item in enumerate(prepared):
             by_queue[item.queue].append((index, item))
-        if self.shards:
-            by_queue = self.shards.spread(by_queue, lambda indexed: indexed[1].key)
-        await self._register_queues(by_queue)
+        shards = self.store.shards
+        if shards:
+            by_queue = shards.spread(by_queue, lambda indexed: indexed[1].key)
+        await self.store.register_queues(by_queue)
         results: list[Enqueued | None] = [None] * len(prepared)
         for queue, items in by_queue.items():
-            keys = self.keys(queue)
+            keys = self.store.keys(queue)
             chunks = [items[i : i + ENQUEUE_CHUNK] for i in range(0, len(items), ENQUEUE_CHUNK)]
-            replies = await self.scripts.run_many(
+            replies = await self.store.run_many(
                 [calls.enqueue(keys, [t for _, t in chunk], self.settings.retention) for chunk in chunks], durable=True
             )
             for chunk, reply in zip(chunks, replies, strict=True):
@@ -147,42 +136,25 @@ class Client:
                     results[index] = outcome
         return [r for r in results if r is not None]
 
-    async def _register_queues(self, queues: Any) -> None:
-        new = [q for q in queues if q not in self._registered]
-        if new:
-            with redis_errors():
-                await self.redis.sadd(self.global_keys.queues, *new)
-            self._registered.update(new)
-
     # --- one task ----------------------------------------------------------------------------
 
     async def locate(self, task_id: str) -> str | None:
         """The queue holding `task_id`, by asking every known queue in one round trip."""
-        queues = await self.queues()
-        if not queues:
-            return None
-        with redis_errors():
-            async with self.redis.pipeline(transaction=False) as pipe:
-                for queue in queues:
-                    pipe.hexists(self.keys(queue).column("state"), task_id)
-                found = await pipe.execute()
-        return next((q for q, hit in zip(queues, found, strict=True) if hit), None)
+        return await self.store.locate(task_id)
 
     async def get(self, task_id: str, queue: str | None = None) -> Task:
         """The full record of a task; `queue` saves a lookup. Raises `TaskNotFound`."""
         queue = self._unsharded(queue) or await self.locate(task_id)
         if queue is None:
             raise TaskNotFound(f"no task {task_id}")
-        cols = (await self.scripts.run(calls.inspect(self.keys(queue), [task_id])))[0]
-        record = inspection.record_from_columns(task_id, queue, cols)
+        (record,) = await self.store.records(queue, [task_id])
         if record is None:
             raise TaskNotFound(f"no task {task_id} in queue {queue}")
         return record
 
     async def get_many(self, queue: str, task_ids: Sequence[str]) -> list[Task | None]:
         """Records of several tasks of one queue (None where a task does not exist)."""
-        rows = await self.scripts.run(calls.inspect(self.keys(queue), list(task_ids)))
-        return [inspection.record_from_columns(i, queue, cols) for i, cols in zip(task_ids, rows, strict=True)]
+        return await self.store.records(queue, task_ids)
 
     async def cancel(self, task_id: str, queue: str | None = None) -> CancelOutcome:
         """Cancel a waiting task now, or ask the worker running it to stop.
@@ -192,7 +164,7 @@ class Client:
         queue = self._unsharded(queue) or await self.locate(task_id)
         if queue is None:
             raise TaskNotFound(f"no task {task_id}")
-        outcome = await self.scripts.run(calls.cancel(self.keys(queue), task_id))
+        outcome = await self.store.run(calls.cancel(self.store.keys(queue), task_id))
         if outcome.outcome is Cancelled.NOT_FOUND:
             raise TaskNotFound(f"no task {task_id} in queue {queue}")
         if outcome.outcome is Cancelled.ALREADY_FINAL and outcome.state != "cancelled":
@@ -203,45 +175,36 @@ class Client:
 
     async def queues(self) -> list[str]:
         """Every queue that was ever enqueued to, sorted."""
-        with redis_errors():
-            names = await self.redis.smembers(self.global_keys.queues)
-        return sorted(text(n) for n in names)
+        return await self.store.queues()
 
     async def queue_stats(self, queue: str) -> QueueCounts:
         """Counts of one queue by state and priority, oldest-ready time, paused flag (a sharded
         queue's counts are the sums over its shards)."""
-        if queue in self.shards.counts:
-            return (await self.all_queue_stats([queue]))[queue]
-        return await self.scripts.run(calls.queue_stats(self.keys(queue)))
+        return (await self.store.queue_counts([queue]))[queue]
 
     async def all_queue_stats(self, queues: Sequence[str] | None = None) -> dict[str, QueueCounts]:
         """`queue_stats` of every queue (or of `queues`), in one round trip (one per node on a cluster)."""
-        names = list(queues) if queues is not None else await self.queues()
-        physical = self.shards.expand(names)
-        counts = dict(zip(physical, await self.scripts.run_many([calls.queue_stats(self.keys(q)) for q in physical]),
-                          strict=True))  # fmt: skip
-        return {name: calls.combined_counts([counts[q] for q in self.shards.of(name)]) for name in names}
+        return await self.store.queue_counts(list(queues) if queues is not None else await self.queues())
+
+    async def knows_queue(self, name: str) -> bool:
+        """Whether `name` was ever enqueued to, or is a sharded queue (known by its map)."""
+        return name in self.store.shards.counts or name in await self.queues()
 
     def _unsharded(self, queue: str | None) -> str | None:
         """`queue`, or None for a sharded logical queue (its tasks are in one of its shards)."""
-        return None if queue in self.shards.counts else queue
+        return None if queue in self.store.shards.counts else queue
 
     async def pause(self, queue: str) -> None:
         """Stop workers from claiming from `queue` (running tasks finish normally)."""
-        await self._register_queues(self.shards.of(check_queue_name(queue)))
-        with redis_errors():
-            for name in self.shards.of(queue):
-                await self.redis.set(self.keys(name).paused, 1)
+        await self.store.set_paused(check_queue_name(queue), True)
 
     async def resume(self, queue: str) -> None:
         """Let workers claim from `queue` again."""
-        with redis_errors():
-            for name in self.shards.of(queue):
-                await self.redis.delete(self.keys(name).paused)
+        await self.store.set_paused(queue, False)
 
     async def workers(self) -> list[WorkerInfo]:
         """Live workers, from their heartbeats."""
-        return await inspection.live_workers(self.redis, self.global_keys)
+        return await self.store.workers()
 
     async def tasks(
         self,
@@ -254,14 +217,12 @@ class Client:
         cursor: int = 0,
     ) -> TaskPage:
         """A page of `queue`'s tasks in `state` (run order, or newest first once finished)."""
-        return await browse.page(
-            self.scripts, self.keys(queue), state, task=task, priority=priority, limit=limit, cursor=cursor
-        )
+        return await self.store.page(queue, state, task=task, priority=priority, limit=limit, cursor=cursor)
 
     async def activity(self, queues: Sequence[str] | None = None, minutes: int = 60) -> list[Minute]:
         """Per-minute counts of the last `minutes`, summed over `queues` (default: all)."""
         names = list(queues) if queues is not None else await self.queues()
-        return await activity.minutes(self.redis, [self.keys(q) for q in names], minutes)
+        return await self.store.activity(names, minutes)
 
     # --- dead letters ------------------------------------------------------------------------
 
@@ -269,15 +230,15 @@ class Client:
         self, queue: str, *, task: str | None = None, limit: int = 50, cursor: str | None = None
     ) -> DeadPage:
         """A page of `queue`'s dead tasks, newest first (`cursor` from the previous page)."""
-        return await deadletters.page(self.scripts, self.keys(queue), task=task, limit=limit, cursor=cursor)
+        return await self.store.dead(queue, task=task, limit=limit, cursor=cursor)
 
     async def redrive(self, queue: str, *, ids: Sequence[str] | None = None, task: str | None = None) -> int:
         """Requeue dead tasks (these ids; else all, or all named `task`); returns how many."""
-        return await deadletters.redrive(self.scripts, self.keys(queue), ids=ids, task=task)
+        return await self.store.redrive(queue, ids=ids, task=task)
 
     async def purge_dead(self, queue: str, *, ids: Sequence[str] | None = None, task: str | None = None) -> int:
         """Delete dead tasks (these ids; else all, or all named `task`); returns how many."""
-        return await deadletters.purge(self.scripts, self.keys(queue), ids=ids, task=task)
+        return await self.store.purge_dead(queue, ids=ids, task=task)
 
 
 def _with_defaults(request: TaskRequest, definition: TaskDefinition) -> TaskRequest:

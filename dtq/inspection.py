@@ -10,6 +10,7 @@ from typing import Any
 import msgspec
 
 from dtq.keys import GlobalKeys
+from dtq.runs import Run
 from dtq.store.connection import RedisClient, redis_errors, text
 from dtq.task import Task, TaskError, TaskSpec, TaskState, decode_spec, from_ms
 
@@ -19,27 +20,6 @@ _decode_any = msgspec.json.decode
 
 def _int(raw: bytes | None) -> int | None:
     return None if raw is None else int(float(raw))
-
-
-@dataclass(frozen=True, slots=True)
-class Run:
-    """What the last claim recorded: attempt number, when it started, and its lease token."""
-
-    attempts: int
-    started_ms: int | None
-    token: str
-
-    @property
-    def worker(self) -> str | None:
-        """The worker that claimed it (tokens are "<worker id>#<claim number>")."""
-        return self.token.rpartition("#")[0] or None
-
-    @classmethod
-    def parse(cls, raw: bytes | None) -> Run:
-        """Decode "attempt|started ms|lease token" (empty fields where nothing ran yet)."""
-        attempts, _, rest = (raw or b"0||").decode().partition("|")
-        started, _, token = rest.partition("|")
-        return cls(int(attempts or 0), int(started) if started else None, token)
 
 
 def enqueued_ms(task_id: str) -> int | None:

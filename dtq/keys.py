@@ -17,7 +17,13 @@ from functools import lru_cache
 
 from dtq.errors import InvalidQueueName
 
-QUEUE_NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}(~[0-9]{1,3})?")  # `~<n>`: a shard (see dtq.shards)
+# The queue-name rule, once: the API's schemas, the chart's values schema and the operator's CRD
+# use these patterns (tests/unit/test_formats.py checks the chart's and the CRD's copies).
+QUEUE_NAME_RULE = r"[A-Za-z0-9_.-]{1,64}"
+SHARD_SUFFIX_RULE = r"(~[0-9]{1,3})?"  # `~<n>`: one shard of a sharded queue (see dtq.shards)
+QUEUE_PATTERN = rf"^{QUEUE_NAME_RULE}$"  # a queue a producer names
+SHARD_PATTERN = rf"^{QUEUE_NAME_RULE}{SHARD_SUFFIX_RULE}$"  # a queue as stored: also one shard
+QUEUE_NAME = re.compile(QUEUE_NAME_RULE + SHARD_SUFFIX_RULE)
 
 # Columns of the task table, in the order the read scripts return them. `run` packs what each
 # claim writes ("attempt|started ms|lease token") so a claim is one field write, not four.

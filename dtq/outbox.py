@@ -8,14 +8,12 @@ Redis answered; on an error they stay for the next flush.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
-from dtq.keys import QueueKeys
 from dtq.store import calls
 from dtq.store.calls import Burial, Call, Failure, Success
-from dtq.store.scripts import Scripts
+from dtq.store.store import Store
 
 Kind = Literal["complete", "retry", "dead", "cancelled"]
 Entry = Success | Failure | Burial
@@ -34,9 +32,8 @@ class Recorded:
 class Outbox:
     """Pending outcomes of held tasks, grouped for batch recording."""
 
-    def __init__(self, scripts: Scripts, keys_for: Callable[[str], QueueKeys]) -> None:
-        self._scripts = scripts
-        self._keys_for = keys_for
+    def __init__(self, store: Store) -> None:
+        self._store = store
         self._pending: dict[tuple[str, Kind], list[Entry]] = defaultdict(list)
         self._count = 0
 
@@ -56,7 +53,7 @@ class Outbox:
         self._pending = defaultdict(list)
         self._count = 0
         try:
-            verdicts = await self._scripts.run_many([self._call(queue, kind, items) for (queue, kind), items in groups])
+            verdicts = await self._store.run_many([self._call(queue, kind, items) for (queue, kind), items in groups])
         except BaseException:
             for (queue, kind), items in groups:
                 for entry in items:
@@ -69,7 +66,7 @@ class Outbox:
         ]
 
     def _call(self, queue: str, kind: Kind, items: list[Entry]) -> Call[list[bool]]:
-        keys = self._keys_for(queue)
+        keys = self._store.keys(queue)
         if kind == "complete":
             return calls.complete(keys, [i for i in items if isinstance(i, Success)])
         if kind == "retry":

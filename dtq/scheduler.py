@@ -18,13 +18,13 @@ from enum import StrEnum
 from pathlib import Path
 
 from dtq import heartbeat
-from dtq.client import Client
 from dtq.errors import RedisUnavailable
 from dtq.keys import QueueKeys, queue_of_channel
 from dtq.settings import Settings
 from dtq.store import calls
 from dtq.store.calls import Promotion
 from dtq.store.connection import RedisClient
+from dtq.store.store import Store
 from dtq.upkeep import connect_patiently, every, sleep_unless, stop_tasks
 from dtq.wakeup import Listener
 
@@ -47,7 +47,7 @@ class Scheduler:
 
     def __init__(self, settings: Settings, *, redis: RedisClient | None = None) -> None:
         self.settings = settings
-        self.client = Client(settings, redis=redis)
+        self.store = Store(settings.redis, redis=redis)
         self.state = SchedulerState.STARTING
         self.promoted = 0
         self.recovered = 0
@@ -68,9 +68,9 @@ class Scheduler:
     async def run(self) -> None:
         """Sweep until `request_stop()`."""
         try:
-            await connect_patiently(self.client.connect, self._stop_requested, RECONNECT_DELAY)
+            await connect_patiently(self.store.connect, self._stop_requested, RECONNECT_DELAY)
             listener = self._listener = Listener(
-                self.client.redis, self._on_notification, patterns=[self.client.global_keys.scheduler_pattern]
+                self.store.redis, self._on_notification, patterns=[self.store.global_keys.scheduler_pattern]
             )
             self._listener_task = asyncio.create_task(listener.run(), name="dtq-scheduler-notifications")
             stamp = self.settings.scheduler.health_file
@@ -92,7 +92,7 @@ class Scheduler:
             self._listener.stop()
         tasks = [t for t in (self._listener_task, self._stamper) if t is not None]
         await stop_tasks(tasks)
-        await self.client.close()
+        await self.store.close()
         self.state = SchedulerState.STOPPED
         log.info("scheduler stopped (%d promoted, %d recovered)", self.promoted, self.recovered)
 
@@ -110,7 +110,7 @@ class Scheduler:
         await self._refresh_queues()
         if not self._queues:
             return self.settings.scheduler.poll_interval
-        keys = [self.client.keys(q) for q in self._queues]
+        keys = [self.store.keys(q) for q in self._queues]
         pause = self.settings.scheduler.poll_interval
         for _ in range(MAX_CATCH_UP_ROUNDS):
             promotions, more = await self._promote_and_recover(keys)
@@ -125,7 +125,7 @@ class Scheduler:
         sc = self.settings.scheduler
         sweep: list[calls.Call[Promotion | calls.Recovery]] = [calls.promote(k, sc.batch) for k in keys]
         sweep += [calls.requeue_expired(k, sc.batch) for k in keys]
-        results = await self.client.scripts.run_many(sweep)
+        results = await self.store.run_many(sweep)
         promotions = [r for r in results if isinstance(r, Promotion)]
         recoveries = [r for r in results if isinstance(r, calls.Recovery)]
         self.promoted += sum(p.moved for p in promotions)
@@ -156,7 +156,7 @@ class Scheduler:
         self._janitor_at = now
         pending = keys
         for _ in range(MAX_CATCH_UP_ROUNDS):
-            results = await self.client.scripts.run_many(
+            results = await self.store.run_many(
                 [calls.expire(k, self.settings.scheduler.batch, self.settings.retention) for k in pending]
             )
             pending = [k for k, r in zip(pending, results, strict=True) if r.more]
@@ -166,11 +166,11 @@ class Scheduler:
     async def _refresh_queues(self) -> None:
         now = time.monotonic()
         if now - self._queues_read_at >= self.settings.scheduler.queue_refresh:
-            self._queues = await self.client.queues()
+            self._queues = await self.store.queues()
             self._queues_read_at = now
 
     def _on_notification(self, channel: str, _data: str) -> None:
-        queue = queue_of_channel(self.client.prefix, channel)
+        queue = queue_of_channel(self.store.prefix, channel)
         if queue is not None and queue not in self._queues:
             self._queues.append(queue)
         self._wake.set()

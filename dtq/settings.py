@@ -17,6 +17,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from dtq import topology
 from dtq.errors import ConfigError
+from dtq.priority import DEFAULT_PRIORITY, HIGHEST_PRIORITY, LOWEST_PRIORITY
 from dtq.shards import check_shard_map, parse_shard_map
 
 ENV_PREFIX = "DTQ_"
@@ -132,7 +133,9 @@ class WorkerSettings(Section):
 class TaskDefaults(Section):
     """Defaults for tasks that do not say otherwise, and the retry backoff policy."""
 
-    priority: int = Field(5, ge=0, le=9, description="Priority 0..9, 9 most urgent.")
+    priority: int = Field(
+        DEFAULT_PRIORITY, ge=LOWEST_PRIORITY, le=HIGHEST_PRIORITY, description="Priority 0..9, 9 most urgent."
+    )
     max_retries: int = Field(3, ge=0, le=1000, description="Retries after the first attempt.")
     timeout: float = Field(300.0, gt=0, description="Seconds a handler may run.")
     backoff_base: float = Field(1.0, ge=0, description="Seconds before the first retry.")

@@ -23,6 +23,7 @@ import msgspec
 from dtq.errors import FieldProblem, InvalidQueueName, InvalidTask
 from dtq.ids import new_ids
 from dtq.keys import check_queue_name
+from dtq.priority import HIGHEST_PRIORITY, LOWEST_PRIORITY
 from dtq.settings import TaskDefaults
 
 DEFAULT_QUEUE = "default"
@@ -165,7 +166,7 @@ def _check(request: TaskRequest) -> list[FieldProblem]:
     found = [_check_name(request.task), _check_queue(request.queue or DEFAULT_QUEUE)]
     # Most requests set few options: only the ones set are checked.
     if request.priority is not None:
-        found.append(_check_int("priority", request.priority, 0, 9))
+        found.append(_check_int("priority", request.priority, LOWEST_PRIORITY, HIGHEST_PRIORITY))
     if request.max_retries is not None:
         found.append(_check_int("max_retries", request.max_retries, 0, 1000))
     if request.timeout is not None:
@@ -278,6 +279,18 @@ _decode_spec = msgspec.json.Decoder(TaskSpec).decode
 def decode_spec(raw: bytes) -> TaskSpec:
     """Decode a stored record; raises `msgspec.DecodeError`/`ValidationError` if it is not ours."""
     return _decode_spec(raw)
+
+
+# The name counted for a record that is missing or not a dtq task (include/spec.lua's UNKNOWN_TASK).
+UNKNOWN_TASK_NAME = "?"
+
+
+def stored_name(raw: bytes | None) -> str:
+    """The task name of a stored record, or UNKNOWN_TASK_NAME if it is missing or not ours."""
+    try:
+        return decode_spec(raw).task if raw is not None else UNKNOWN_TASK_NAME
+    except (msgspec.DecodeError, msgspec.ValidationError):
+        return UNKNOWN_TASK_NAME
 
 
 def to_ms(moment: datetime) -> int:

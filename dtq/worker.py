@@ -30,20 +30,22 @@ import msgspec
 
 from dtq import heartbeat
 from dtq.backoff import Backoff
-from dtq.client import Client
 from dtq.context import TaskContext
 from dtq.errors import ConfigError, RedisUnavailable, UndecodableTask, UnknownTask
 from dtq.execution import Deadline, Failed, Outcome, Succeeded, ThreadRunner, describe, execute
 from dtq.keys import check_queue_name
 from dtq.metrics import Recorder
 from dtq.outbox import Kind, Outbox
+from dtq.priority import PRIORITY_LEVELS
 from dtq.registry import App, TaskDefinition
+from dtq.runs import lease_token, safe_in_token
 from dtq.settings import Settings
 from dtq.shards import Shards
 from dtq.store import calls
 from dtq.store.calls import Burial, ClaimedTask, Failure, HandBack, Lease, LeaseVerdict, Success
 from dtq.store.connection import RedisClient
-from dtq.task import TaskSpec, decode_spec
+from dtq.store.store import Store
+from dtq.task import UNKNOWN_TASK_NAME, TaskSpec, decode_spec, stored_name
 from dtq.upkeep import connect_patiently, every, sleep_unless, stop_tasks
 from dtq.wakeup import Listener
 
@@ -80,7 +82,7 @@ class Held:
 
 def make_worker_id() -> str:
     """host:pid:random, readable in task records and unique across restarts."""
-    host = socket.gethostname().replace("|", "_").replace("#", "_")  # both delimit run records
+    host = safe_in_token(socket.gethostname())
     return f"{host}:{os.getpid()}:{secrets.token_hex(3)}"
 
 
@@ -111,14 +113,15 @@ class Worker:
         self.state = WorkerState.STARTING
         self.processed = 0
         self.failed = 0
-        self.client = Client(settings, redis=redis)
+        self.store = Store(settings.redis, redis=redis)
         self._backoff = Backoff.from_defaults(settings.tasks)
         self._lease_ms = round(settings.worker.lease * 1000)
         self._held: dict[str, Held] = {}
         self._latency = Recorder()
-        self._outbox = Outbox(self.client.scripts, self.client.keys)
+        self._outbox = Outbox(self.store)
         self._threads = ThreadRunner(self.concurrency, self._slot_freed_now)
         self._claims = itertools.count(1)
+        self._outcomes_recorded = 0  # outcomes flushed so far (burst mode's emptiness check reads it)
         # A claim whose reply never came keeps its token: the retry gets that same batch back.
         self._unanswered: dict[str, str] = {}
         self._answered: dict[str, str] = {}  # per queue, the last answered claim token, to forget
@@ -163,9 +166,9 @@ class Worker:
             heartbeat.stamp(heartbeat_path)
         except OSError as exc:
             raise ConfigError(f"DTQ_WORKER_HEALTH_FILE: cannot write {heartbeat_path}: {exc}") from exc
-        await connect_patiently(self.client.connect, self._stop_requested, RECONNECT_DELAY)
+        await connect_patiently(self.store.connect, self._stop_requested, RECONNECT_DELAY)
         listener = self._listener = Listener(
-            self.client.redis, self._on_notification, channels=[self.client.keys(q).worker_channel for q in self.queues]
+            self.store.redis, self._on_notification, channels=[self.store.keys(q).worker_channel for q in self.queues]
         )
         ws = self.settings.worker
         stop = self._upkeep_stop
@@ -196,16 +199,16 @@ class Worker:
         if self._listener is not None:
             self._listener.stop()
         try:
-            await self._latency.flush(self.client.redis, self.client.keys)
+            await self.store.add_observations(self._latency)
         except RedisUnavailable as exc:
             log.warning("could not record latency histograms: %s", exc)
         await stop_tasks(self._background)
         try:
-            await heartbeat.withdraw(self.client.redis, self.client.global_keys, self.id)
+            await self.store.withdraw(self.id)
         except RedisUnavailable as exc:
             log.warning("could not withdraw from the worker registry: %s", exc)
         self._threads.shutdown()
-        await self.client.close()
+        await self.store.close()
         self.state = WorkerState.STOPPED
         log.info("worker %s stopped (%d processed, %d failed)", self.id, self.processed, self.failed)
 
@@ -233,13 +236,12 @@ class Worker:
         unfinished: dict[str, list[HandBack]] = defaultdict(list)
         for held in self._held.values():
             if not held.settled:
-                unfinished[held.queue].append(HandBack(held.claimed.id, held.token, held.claimed.ready_ms))
+                name = held.ctx.task if held.ctx else stored_name(held.claimed.spec)
+                unfinished[held.queue].append(HandBack(held.claimed.id, held.token, name, held.claimed.ready_ms))
         if not unfinished:
             return
         try:
-            await self.client.scripts.run_many(
-                [calls.release(self.client.keys(q), items) for q, items in unfinished.items()]
-            )
+            await self.store.run_many([calls.release(self.store.keys(q), items) for q, items in unfinished.items()])
             log.info("handed back %d unfinished task(s)", sum(len(v) for v in unfinished.values()))
         except RedisUnavailable as exc:
             log.warning("could not hand back tasks (%s); their leases will expire and they will be retried", exc)
@@ -257,6 +259,7 @@ class Worker:
                 await self._slot_freed.wait()
                 continue
             self._wake.clear()
+            recorded_before = self._outcomes_recorded
             try:
                 claimed = await self._claim_round()
             except RedisUnavailable as exc:
@@ -269,7 +272,9 @@ class Worker:
                 continue
             if claimed:
                 continue
-            if self.burst and not self._held:
+            # A retry recorded while the round was out may have made a task ready again after the
+            # round looked: empty means empty only if no outcome was recorded meanwhile.
+            if self.burst and not self._held and self._outcomes_recorded == recorded_before:
                 log.info("burst mode: queues are empty, stopping")
                 self.request_stop()
                 return
@@ -290,9 +295,9 @@ class Worker:
         return total
 
     async def _claim(self, queue: str, count: int) -> int:
-        token = self._unanswered.setdefault(queue, f"{self.id}#{next(self._claims)}")
-        batch = await self.client.scripts.run(
-            calls.claim(self.client.keys(queue), count=count, lease_ms=self._lease_ms, token=token,
+        token = self._unanswered.setdefault(queue, lease_token(self.id, next(self._claims)))
+        batch = await self.store.run(
+            calls.claim(self.store.keys(queue), count=count, lease_ms=self._lease_ms, token=token,
                         order=self._priority_order(), forget=self._answered.get(queue, ""))
         )  # fmt: skip
         del self._unanswered[queue]
@@ -310,7 +315,7 @@ class Worker:
         """'' for strict priority; in weighted mode, priority levels drawn by weight."""
         if self.settings.worker.priority_mode == "strict":
             return ""
-        levels = list(range(10))
+        levels = list(PRIORITY_LEVELS)
         weights = self.settings.worker.weights()
         order = []
         while levels:
@@ -330,7 +335,9 @@ class Worker:
         else:
             reason = "the stored record is missing"
         if spec is None:
-            self._settle_without_running(held, "?", describe(UndecodableTask(reason), with_traceback=False))
+            self._settle_without_running(
+                held, UNKNOWN_TASK_NAME, describe(UndecodableTask(reason), with_traceback=False)
+            )
             return
         definition = self.app.get(spec.task)
         if definition is None:
@@ -409,6 +416,7 @@ class Worker:
 
     async def _flush(self) -> None:
         for recorded in await self._outbox.flush():
+            self._outcomes_recorded += 1
             self._held.pop(recorded.id, None)
             if not recorded.accepted:
                 log.info("outcome %s of task %s %s", recorded.kind, recorded.id, OUTCOME_NOT_RECORDED)
@@ -431,8 +439,8 @@ class Worker:
         if not by_queue:
             return
         groups = list(by_queue.items())
-        verdicts = await self.client.scripts.run_many(
-            [calls.extend(self.client.keys(q), [Lease(h.claimed.id, h.token) for h in hs], self._lease_ms)
+        verdicts = await self.store.run_many(
+            [calls.extend(self.store.keys(q), [Lease(h.claimed.id, h.token) for h in hs], self._lease_ms)
              for q, hs in groups]
         )  # fmt: skip
         for (_, helds), flags in zip(groups, verdicts, strict=True):
@@ -461,9 +469,8 @@ class Worker:
             "state": self.state.value,
             "started_at": self._started_at,
         }
-        await heartbeat.publish(self.client.redis, self.client.global_keys, self.id, fields, ws.heartbeat_interval * 3,
-                                queues=self.queues)  # fmt: skip
-        await self._latency.flush(self.client.redis, self.client.keys)
+        await self.store.heartbeat(self.id, fields, ws.heartbeat_interval * 3, queues=self.queues)
+        await self.store.add_observations(self._latency)
 
     async def _enforce_deadlines(self) -> None:
         now = self._loop_time()

@@ -193,10 +193,12 @@ class Burial(msgspec.Struct, frozen=True):
 
 
 class HandBack(msgspec.Struct, frozen=True):
-    """A held task given back unfinished, to its old place in line."""
+    """A held task given back unfinished, to its old place in line (`task`: its name, counted
+    if a pending cancel ends it instead)."""
 
     id: str
     token: str
+    task: str
     ready_ms: int
 
 
@@ -286,7 +288,7 @@ def release(keys: QueueKeys, items: Sequence[HandBack]) -> Call[list[bool]]:
     cols = ("state", "run", "prio", "cancel")
     return Call(
         "release",
-        (keys.active, keys.ready, *(keys.column(c) for c in cols), keys.cancelled),
+        (keys.active, keys.ready, *(keys.column(c) for c in cols), keys.cancelled, keys.totals, keys.activity),
         (keys.worker_channel, *args),
         _in_item_order(order, bool),
     )
@@ -413,7 +415,7 @@ def cancel(keys: QueueKeys, task_id: str) -> Call[CancelOutcome]:
     return Call(
         "cancel",
         (keys.ready, keys.scheduled, keys.retrying, keys.cancelled, keys.column("state"), keys.column("cancel"),
-         keys.activity),
+         keys.activity, keys.column("task"), keys.totals),
         (task_id, keys.worker_channel),
         lambda reply: CancelOutcome(Cancelled(int(reply[0])), _text(reply[1])),
     )  # fmt: skip

@@ -20,8 +20,8 @@ import urllib3.exceptions
 from kubernetes.client.exceptions import ApiException
 from redis.exceptions import RedisError
 
-from dtq.client import Client
 from dtq.errors import DtqError
+from dtq.store.store import Store
 from dtq_operator.cluster import Conflict, Scale, Target
 from dtq_operator.model import Condition, Decision, Load, Memory, Observed, ReadError, Spec
 from dtq_operator.reconcile import reconcile
@@ -46,20 +46,20 @@ class Kube(Protocol):
     def post_event(self, target: Target, *, warning: bool, reason: str, message: str) -> None: ...
 
 
-async def read_load(redis: Client, queues: Sequence[str]) -> Load | ReadError:
+async def read_load(store: Store, queues: Sequence[str]) -> Load | ReadError:
     """The summed load of `queues`, read in one round trip, or why it could not be read."""
     try:
-        counts = await redis.all_queue_stats(queues)
+        counts = await store.queue_counts(queues)
     except (DtqError, RedisError, OSError) as exc:
         return ReadError("RedisUnavailable", str(exc) or type(exc).__name__)
     return Load.from_counts(counts.values())
 
 
 class Autoscaler:
-    """Reconciles WorkerAutoscalers with one Redis client and one Kubernetes client."""
+    """Reconciles WorkerAutoscalers with one dtq store and one Kubernetes client."""
 
-    def __init__(self, redis: Client, kube: Kube | None = None, *, clock: Callable[[], float] = time.time) -> None:
-        self.redis = redis
+    def __init__(self, store: Store, kube: Kube | None = None, *, clock: Callable[[], float] = time.time) -> None:
+        self.store = store
         self.kube = kube  # set by the login handler before anything is reconciled
         self.clock = clock
 
@@ -76,7 +76,7 @@ class Autoscaler:
         memory = newest(remembered, memory_from_status(status))
         now = self.clock()
         readable = bool(spec.target and spec.queues)
-        load = await read_load(self.redis, spec.queues) if readable else None
+        load = await read_load(self.store, spec.queues) if readable else None
         decision, applied = await self._decide_and_scale(target, spec, load, memory, now)
         await self._report(target, spec, decision, status, applied=applied, now=now)
         return decision

@@ -16,8 +16,8 @@ from typing import Any
 
 import kopf
 
-from dtq.client import Client
 from dtq.settings import Settings
+from dtq.store.store import Store
 from dtq_operator import cluster
 from dtq_operator.autoscaler import Autoscaler
 from dtq_operator.cluster import Target
@@ -44,9 +44,9 @@ def kopf_settings() -> kopf.OperatorSettings:
 
 
 def build_registry(settings: Settings) -> kopf.OperatorRegistry:
-    """A kopf registry with the operator's handlers, sharing one Redis client and one API client."""
+    """A kopf registry with the operator's handlers, sharing one dtq store and one API client."""
     registry = kopf.OperatorRegistry()
-    autoscaler = Autoscaler(Client(settings))
+    autoscaler = Autoscaler(Store(settings.redis))
 
     @kopf.on.login(registry=registry)
     def login(**_: Any) -> kopf.ConnectionInfo:
@@ -60,7 +60,7 @@ def build_registry(settings: Settings) -> kopf.OperatorRegistry:
 
     @kopf.on.cleanup(registry=registry)
     async def close(**_: Any) -> None:
-        await autoscaler.redis.close()
+        await autoscaler.store.close()
 
     @kopf.daemon(GROUP, VERSION, PLURAL, id="autoscale", registry=registry,
                  cancellation_backoff=DAEMON_CANCELLATION_BACKOFF,

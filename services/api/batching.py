@@ -42,7 +42,7 @@ class EnqueueBatcher:
 
     async def _send(self, batch: list[tuple[Sequence[PreparedTask], asyncio.Future[list[Enqueued]]]]) -> None:
         try:
-            outcomes = await self.client.store([task for tasks, _ in batch for task in tasks])
+            outcomes = await self.client.enqueue_prepared([task for tasks, _ in batch for task in tasks])
         except Exception as exc:
             for _, future in batch:
                 if not future.done():

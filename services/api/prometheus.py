@@ -9,17 +9,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from dtq.client import Client
-from dtq.metrics import HISTOGRAMS, read_histogram
+from dtq.events import EVENTS
+from dtq.metrics import HISTOGRAMS
 from dtq.store.calls import QueueCounts
-from dtq.store.connection import redis_errors
 
-EVENTS = {
-    "enqueued": "Tasks stored.",
-    "succeeded": "Tasks that succeeded.",
-    "failed": "Failed attempts (including ones that will be retried).",
-    "retried": "Failed attempts scheduled for another try.",
-    "dead": "Tasks moved to the dead-letter queue.",
-}
 HISTOGRAM_HELP = {
     "duration": ("dtq_task_duration_seconds", "Seconds a handler ran."),
     "pickup": ("dtq_task_pickup_latency_seconds", "Seconds from ready to claimed by a worker."),
@@ -35,33 +28,22 @@ async def render(client: Client) -> str:
     """The whole exposition for every queue."""
     queues = await client.queues()
     stats = await client.all_queue_stats(queues)
-    with redis_errors():
-        async with client.redis.pipeline(transaction=False) as pipe:
-            for queue in queues:
-                keys = client.keys(queue)
-                pipe.hgetall(keys.totals)
-                for name in HISTOGRAMS:
-                    pipe.hgetall(keys.histogram(name))
-            replies = await pipe.execute()
+    counted = await client.store.counted(queues)
     workers = await client.workers()
-    per_queue = len(HISTOGRAMS) + 1
     lines: list[str] = []
-    totals = {q: replies[i * per_queue] for i, q in enumerate(queues)}
     for event, help_text in EVENTS.items():
         lines += _header(f"dtq_tasks_{event}_total", "counter", help_text)
-        for queue, raw in totals.items():
-            for field, count in sorted(raw.items()):
-                name, _, task = field.decode().partition("|")
-                if name == event:
-                    lines.append(f'dtq_tasks_{event}_total{{queue="{label(queue)}",task="{label(task)}"}} {int(count)}')
+        for queue, count in counted.items():
+            for task, n in sorted(count.totals[event].items()):
+                lines.append(f'dtq_tasks_{event}_total{{queue="{label(queue)}",task="{label(task)}"}} {n}')
     lines += _gauges(stats)
     lines += _header("dtq_workers", "gauge", "Live workers.")
     lines.append(f"dtq_workers {len(workers)}")
-    for index, name in enumerate(HISTOGRAMS, start=1):
+    for name in HISTOGRAMS:
         metric, help_text = HISTOGRAM_HELP[name]
         lines += _header(metric, "histogram", help_text)
-        for position, queue in enumerate(queues):
-            histogram = read_histogram(name, replies[position * per_queue + index])
+        for queue, count in counted.items():
+            histogram = count.histograms[name]
             q = label(queue)
             lines += [f'{metric}_bucket{{queue="{q}",le="{le}"}} {n}' for le, n in histogram.cumulative]
             lines.append(f'{metric}_sum{{queue="{q}"}} {histogram.total}')

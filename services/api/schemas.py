@@ -2,7 +2,7 @@
 
 Request models validate exactly what their JSON schema promises: strict types (a string is not
 an integer), unknown fields rejected (so a typo like `prority` is caught), and the original
-API's `"priority": true` accepted as 9 (false as 5).
+API's `"priority": true` accepted as the highest priority (false as the default).
 """
 
 from __future__ import annotations
@@ -23,6 +23,8 @@ from pydantic import (
 )
 from pydantic.config import JsonDict
 
+from dtq.keys import QUEUE_PATTERN
+from dtq.priority import HIGHEST_PRIORITY, LOWEST_PRIORITY, PRIORITY_LEVELS, from_flag
 from dtq.task import (
     MAX_DELAY,
     MAX_KEY_LENGTH,
@@ -33,9 +35,7 @@ from dtq.task import (
     TaskRequest,
 )
 
-QUEUE_PATTERN = r"^[A-Za-z0-9_.-]{1,64}$"
-# Reads and admin routes also take the physical shards of a sharded queue (`emails~2`, see dtq.shards).
-SHARD_PATTERN = r"^[A-Za-z0-9_.-]{1,64}(~[0-9]{1,3})?$"
+# Reads and admin routes also take the physical shards of a sharded queue (SHARD_PATTERN).
 
 
 def _integral(value: object) -> int | None:
@@ -51,11 +51,14 @@ def _integral(value: object) -> int | None:
 
 def _priority(value: object) -> int:
     if isinstance(value, bool):
-        return 9 if value else 5
+        return from_flag(value)
     number = _integral(value)
-    if number is not None and 0 <= number <= 9:
+    if number is not None and number in PRIORITY_LEVELS:
         return number
-    raise ValueError("must be true, false, or an integer from 0 to 9 (9 most urgent)")
+    raise ValueError(
+        f"must be true, false, or an integer from {LOWEST_PRIORITY} to {HIGHEST_PRIORITY}"
+        f" ({HIGHEST_PRIORITY} most urgent)"
+    )
 
 
 def _integer_between(low: int, high: int) -> Callable[[object], int]:

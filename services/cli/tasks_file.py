@@ -8,6 +8,7 @@ from typing import Any
 
 import orjson
 
+from dtq.priority import from_flag
 from dtq.task import TaskRequest
 from services.runtime import fail
 
@@ -43,7 +44,7 @@ def _request(line: bytes, where: str) -> TaskRequest:
         fail(f"{where}: task: missing")
     priority = item.get("priority")
     if isinstance(priority, bool):  # the original API's true/false
-        priority = 9 if priority else 5
+        priority = from_flag(priority)
     return TaskRequest(
         task=item["task"], payload=item.get("payload"), queue=item.get("queue"), priority=priority,
         max_retries=item.get("max_retries"), timeout=item.get("timeout"), key=item.get("key"),

@@ -78,6 +78,8 @@ async def test_workers_health_and_readiness(api: httpx.AsyncClient, settings: Se
 async def test_metrics_expose_counters_gauges_and_histograms(api: httpx.AsyncClient, settings: Settings) -> None:
     await api.post("/tasks/bulk", json=[{"task": "echo", "payload": n} for n in range(5)])
     await api.post("/tasks", json={"task": "fail", "queue": 'q"x'[:1]})
+    later = (await api.post("/tasks", json={"task": "later", "delay": 600})).json()["id"]
+    assert (await api.delete(f"/tasks/{later}")).json()["state"] == "cancelled"
     await dtq.Worker(dtq.App(), settings, queues=["default", "q"], burst=True).run()
     response = await api.get("/metrics")
     assert response.headers["content-type"].startswith("text/plain")
@@ -85,6 +87,7 @@ async def test_metrics_expose_counters_gauges_and_histograms(api: httpx.AsyncCli
     assert 'dtq_tasks_enqueued_total{queue="default",task="echo"} 5' in text
     assert 'dtq_tasks_succeeded_total{queue="default",task="echo"} 5' in text
     assert 'dtq_tasks_dead_total{queue="q",task="fail"} 1' in text
+    assert 'dtq_tasks_cancelled_total{queue="default",task="later"} 1' in text
     assert 'dtq_queue_tasks{queue="default",state="succeeded"} 5' in text
     assert 'dtq_task_duration_seconds_count{queue="default"} 5' in text
     assert 'dtq_task_pickup_latency_seconds_bucket{queue="default",le="+Inf"} 5' in text

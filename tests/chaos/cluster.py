@@ -269,5 +269,5 @@ class Cluster:
 
     async def redis_time_ms(self) -> int:
         assert self.client is not None
-        seconds, micros = await self.client.redis.time()
+        seconds, micros = await self.client.store.redis.time()
         return int(seconds) * 1000 + int(micros) // 1000

@@ -255,11 +255,11 @@ return out
 async def consistency(client: Client, queue: str = "default") -> list[str]:
     """Problems with the stored structures: every task in exactly the set its state names, a run
     record (attempt, claim time, lease token) for every active task, no state without a record."""
-    keys = client.keys(queue)
+    keys = client.store.keys(queue)
     sets = {"queued": keys.ready, "scheduled": keys.scheduled, "retrying": keys.retrying, "active": keys.active,
             "succeeded": keys.succeeded, "cancelled": keys.cancelled, "dead": keys.dead}  # fmt: skip
     names = [keys.column("state"), keys.column("task"), keys.column("run"), *sets.values()]
-    replies = await client.redis.eval(SNAPSHOT, len(names), *names)  # type: ignore[misc]
+    replies = await client.store.redis.eval(SNAPSHOT, len(names), *names)  # type: ignore[misc]
     flat = replies[0]
     states = {flat[i].decode(): flat[i + 1].decode() for i in range(0, len(flat), 2)}
     records = {k.decode() for k in replies[1]}

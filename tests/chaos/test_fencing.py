@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from dtq.events import totals_field
 from dtq.task import TaskState
 from dtq.worker import OUTCOME_NOT_RECORDED
 from tests.chaos.cluster import QUEUE, Cluster, Proc, Spec
@@ -86,7 +87,9 @@ async def test_frozen_worker_is_fenced(form: Form, tmp_path: Path) -> None:
         await producing
         acc = await settle_run(cluster, ledger, verdict, drain_timeout=120, extra_bound=form.faults * spec.concurrency)
         refused = cluster.log_count("worker", OUTCOME_NOT_RECORDED)
-        totals = await cluster.client.redis.hget(cluster.client.keys(QUEUE).totals, "succeeded|chaos")
+        totals = await cluster.client.store.redis.hget(
+            cluster.client.store.keys(QUEUE).totals, totals_field("succeeded", "chaos")
+        )
     counted = int(totals or 0)
     verdict.facts.update(pauses=len(pauses), in_flight_at_pause=pauses, lease_s=form.lease,
                          frozen_s=form.lease + form.past_lease, outcomes_refused=refused, unrefused=unrefused,

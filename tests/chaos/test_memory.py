@@ -31,7 +31,7 @@ async def test_full_memory_refuses_enqueue_and_keeps_work_flowing(tmp_path: Path
     ledger = Ledger()
     async with Cluster(tmp_path, Spec(workers=2, concurrency=4, env=env)) as cluster:
         assert cluster.client is not None and cluster.http is not None
-        admin = cluster.client.redis
+        admin = cluster.client.store.redis
         await cluster.client.pause(QUEUE)
         used = (await admin.info("memory"))["used_memory"]
         await admin.config_set("maxmemory", used + HEADROOM)
@@ -48,7 +48,7 @@ async def test_full_memory_refuses_enqueue_and_keeps_work_flowing(tmp_path: Path
         assert refusal is not None, "Redis never filled up"
         code = refusal.json()["error"]["code"]
         acked = ledger.count("ok")
-        stored = await admin.hlen(cluster.client.keys(QUEUE).column("task"))
+        stored = await admin.hlen(cluster.client.store.keys(QUEUE).column("task"))
         half_written = await consistency(cluster.client)
         await cluster.client.resume(QUEUE)  # DEL is allowed under maxmemory
 

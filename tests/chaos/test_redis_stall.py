@@ -56,7 +56,7 @@ async def test_redis_stall_ambiguous_outcomes(form: Form, tmp_path: Path) -> Non
         await producing
         acc = await settle_run(cluster, ledger, verdict, drain_timeout=120,
                                extra_bound=form.faults * spec.workers * spec.concurrency)  # fmt: skip
-        stored = await cluster.client.redis.hlen(cluster.client.keys("default").column("state"))  # type: ignore[union-attr]
+        stored = await cluster.client.store.redis.hlen(cluster.client.store.keys("default").column("state"))  # type: ignore[union-attr]
         refused = cluster.log_count("worker", OUTCOME_NOT_RECORDED)
     distinct = len({i for s in ledger.submissions.values() for i in s.ids} | {e[0].id for e in acc.starts.values()})
     expired = sum(1 for r in acc.records.values() if r.error is not None and r.error.type == "LeaseExpired")

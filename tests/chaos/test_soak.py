@@ -48,9 +48,9 @@ async def redis_footprint(cluster: Cluster) -> dict[str, Any]:
     """Keys and used memory. Per-minute stats keys (they expire by TTL) and the registry entries
     of live workers (a replacement worker has a new id) are left out of the keys."""
     assert cluster.client is not None
-    live = {cluster.client.global_keys.worker(w.id) for w in await cluster.client.workers()}
-    keys = sorted([k.decode() async for k in cluster.client.redis.scan_iter(count=1000)])
-    memory = await cluster.client.redis.info("memory")
+    live = {cluster.client.store.global_keys.worker(w.id) for w in await cluster.client.workers()}
+    keys = sorted([k.decode() async for k in cluster.client.store.redis.scan_iter(count=1000)])
+    memory = await cluster.client.store.redis.info("memory")
     kept = [k for k in keys if ":stats:" not in k and k not in live]
     return {"keys": kept, "used_memory": memory["used_memory"], "dataset": memory["used_memory_dataset"]}
 

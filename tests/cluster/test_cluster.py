@@ -101,20 +101,20 @@ async def test_a_primary_that_forgot_the_scripts_gets_them_again(
     assert {o.outcome for o in outcomes} == {Stored.CREATED}
     with redis.Redis(port=forgetful.port) as admin:
         admin.script_flush()
-    batch = await client.scripts.run(dtq.store.calls.claim(client.keys(queues[0]), count=5, lease_ms=5000, token="t#1",
-                                                           order=""))  # fmt: skip
+    claim = dtq.store.calls.claim(client.store.keys(queues[0]), count=5, lease_ms=5000, token="t#1", order="")
+    batch = await client.store.run(claim)
     assert len(batch.tasks) == 5
 
 
 async def test_notifications_reach_a_listener_on_any_node(client: Client, redis_cluster: Cluster, prefix: str) -> None:
     """Classic PUBLISH (what the scripts send) is broadcast over the cluster bus to every node."""
     queues = spread_queues(redis_cluster, prefix, 3)
-    assert isinstance(client.redis, RedisCluster)
-    nodes = client.redis.get_nodes()
-    expected = {(client.keys(q).worker_channel, "ready") for q in queues}
-    expected |= {(client.keys(q).scheduler_channel, "due") for q in queues}
+    assert isinstance(client.store.redis, RedisCluster)
+    nodes = client.store.redis.get_nodes()
+    expected = {(client.store.keys(q).worker_channel, "ready") for q in queues}
+    expected |= {(client.store.keys(q).scheduler_channel, "due") for q in queues}
     for attempt, node in enumerate(nodes):
-        pubsub = await subscriber(client.redis, attempt)
+        pubsub = await subscriber(client.store.redis, attempt)
         assert pubsub.connection_pool.connection_kwargs["port"] == node.port  # type: ignore[union-attr]
         await pubsub.aclose()  # type: ignore[no-untyped-call]
         heard: set[tuple[str, str]] = set()
@@ -127,8 +127,9 @@ async def test_notifications_reach_a_listener_on_any_node(client: Client, redis_
             if expected <= heard:
                 done.set()
 
-        listener = Listener(client.redis, on_message, channels=[client.keys(q).worker_channel for q in queues],
-                            patterns=[client.global_keys.scheduler_pattern])  # fmt: skip
+        channels = [client.store.keys(q).worker_channel for q in queues]
+        listener = Listener(client.store.redis, on_message, channels=channels,
+                            patterns=[client.store.global_keys.scheduler_pattern])  # fmt: skip
         listener._attempt = attempt  # pin the node under test
         running = asyncio.create_task(listener.run())
         try:
@@ -182,7 +183,7 @@ async def test_the_operator_reads_its_load_across_the_primaries(
     async with Client(sharded) as client:
         await client.enqueue_many([client.request("echo", n, queue=q) for n in range(5) for q in [*queues, "hot"]])
         await client.pause(queues[2])
-        load = await read_load(client, [queues[0], queues[1], queues[2], "hot"])
+        load = await read_load(client.store, [queues[0], queues[1], queues[2], "hot"])
     assert isinstance(load, Load)
     assert (load.ready, load.paused, load.active) == (15, 5, 0)
     assert load.oldest_age >= 0

@@ -39,10 +39,12 @@ async def test_a_killed_primary_is_replaced_and_everything_carries_on(doomed_clu
         worker = dtq.Worker(dtq.App(), settings, queues=queues, concurrency=8)
         running = [asyncio.create_task(scheduler.run()), asyncio.create_task(worker.run())]
         heard: list[tuple[str, str]] = []
-        listener = Listener(client.redis, lambda channel, data: heard.append((channel, data)),
-                            channels=[client.keys(q).worker_channel for q in queues])  # fmt: skip
-        assert isinstance(client.redis, RedisCluster)
-        pinned = listener._attempt = next(i for i, n in enumerate(client.redis.get_nodes()) if n.port == victim.port)
+        listener = Listener(client.store.redis, lambda channel, data: heard.append((channel, data)),
+                            channels=[client.store.keys(q).worker_channel for q in queues])  # fmt: skip
+        assert isinstance(client.store.redis, RedisCluster)
+        pinned = listener._attempt = next(
+            i for i, n in enumerate(client.store.redis.get_nodes()) if n.port == victim.port
+        )
         listening = asyncio.create_task(listener.run())
         await asyncio.wait_for(listener.subscribed.wait(), 5)
 
@@ -61,7 +63,7 @@ async def test_a_killed_primary_is_replaced_and_everything_carries_on(doomed_clu
         # Same worker, scheduler and client: the queue that lived on the dead primary is served by
         # its promoted replica, which had the data but not the scripts (SCRIPT LOAD is not replicated).
         await eventually(lambda: succeeded(client, queues, len(before) + len(after)), timeout=30)
-        await eventually(lambda: (client.keys(queues[0]).worker_channel, "ready") in heard, timeout=5)
+        await eventually(lambda: (client.store.keys(queues[0]).worker_channel, "ready") in heard, timeout=5)
         assert scheduler.promoted == len(after) // 2
         records = await client.get_many(queues[0], before[::3])
         assert all(r is not None and r.state is dtq.TaskState.SUCCEEDED for r in records)

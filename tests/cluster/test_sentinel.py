@@ -39,7 +39,7 @@ async def test_work_flows_through_the_primary_the_sentinels_name(sentinel_group:
         info = await client.connect()
         assert info.eviction_policy == "noeviction"
         ids = [o.id for o in await client.enqueue_many([client.request("echo", n) for n in range(50)])]
-        load = await read_load(client, ["default"])  # what the operator reads
+        load = await read_load(client.store, ["default"])  # what the operator reads
         assert isinstance(load, Load) and load.ready == 50
         await dtq.Worker(dtq.App(), settings, burst=True).run()
         assert {r.state for r in await client.get_many("default", ids) if r} == {TaskState.SUCCEEDED}

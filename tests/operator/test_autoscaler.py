@@ -14,6 +14,7 @@ from kubernetes.client.exceptions import ApiException
 
 from dtq.client import Client
 from dtq.settings import Settings
+from dtq.store.store import Store
 from dtq.task import TaskRequest
 from tests.conftest import make_settings
 from tests.support.redis_server import free_port
@@ -79,8 +80,8 @@ async def test_a_backlog_is_scaled_to_and_reported(settings: Settings, enqueue: 
     await enqueue("emails", 180)
     await enqueue("reports", 70)
     kube = FakeKube(replicas=1)
-    async with Client(settings) as redis:
-        decision = await Autoscaler(redis, kube).run_once(TARGET, SPEC, {}, None)
+    async with Client(settings) as client:
+        decision = await Autoscaler(client.store, kube).run_once(TARGET, SPEC, {}, None)
     assert (decision.current, decision.replicas, kube.replicas) == (1, 3, 3)
     status = kube.statuses[-1]
     assert (status["backlog"], status["active"], status["desiredReplicas"], status["currentReplicas"]) == (250, 0, 3, 3)
@@ -93,8 +94,8 @@ async def test_a_lost_race_for_the_scale_is_read_again_and_decided_again(setting
     await enqueue("emails", 500)
     kube = FakeKube(replicas=2)
     kube.conflicts = 1
-    async with Client(settings) as redis:
-        decision = await Autoscaler(redis, kube).run_once(TARGET, SPEC, {}, None)
+    async with Client(settings) as client:
+        decision = await Autoscaler(client.store, kube).run_once(TARGET, SPEC, {}, None)
     assert kube.reads == 2
     assert (decision.replicas, kube.replicas) == (5, 5)
 
@@ -103,8 +104,8 @@ async def test_a_scale_that_keeps_changing_is_left_alone(settings: Settings, enq
     await enqueue("emails", 500)
     kube = FakeKube(replicas=2)
     kube.conflicts = 10
-    async with Client(settings) as redis:
-        decision = await Autoscaler(redis, kube).run_once(TARGET, SPEC, {}, None)
+    async with Client(settings) as client:
+        decision = await Autoscaler(client.store, kube).run_once(TARGET, SPEC, {}, None)
     assert (decision.replicas, decision.verdict, kube.replicas) == (None, "Conflict", 2)
     assert kube.condition("Scaling")["status"] == "False"
     assert kube.events[-1][:2] == (True, "Conflict")
@@ -114,8 +115,8 @@ async def test_a_failed_scale_patch_becomes_a_condition(settings: Settings, enqu
     await enqueue("emails", 500)
     kube = FakeKube(replicas=2)
     kube.patch_error = ApiException(status=403, reason="Forbidden")
-    async with Client(settings) as redis:
-        decision = await Autoscaler(redis, kube).run_once(TARGET, SPEC, {}, None)
+    async with Client(settings) as client:
+        decision = await Autoscaler(client.store, kube).run_once(TARGET, SPEC, {}, None)
     assert decision.verdict == "ScaleFailed"
     scaling = kube.condition("Scaling")
     assert (scaling["status"], scaling["reason"]) == ("False", "ScaleFailed")
@@ -129,13 +130,13 @@ async def test_unreachable_redis_never_scales_down(tmp_path: Path, prefix: str) 
     kube = FakeKube(replicas=6)
     # The memory says the window is long over and the queues were empty: it would scale to 1.
     memory = Memory(recommendations=((0.0, 1),), idle_since=0.0, observed_at=0.0)
-    redis = Client(nowhere)  # not connected: the operator never needs Redis to start
+    store = Store(nowhere.redis)  # not connected: the operator never needs Redis to start
     try:
-        autoscaler = Autoscaler(redis, kube)
+        autoscaler = Autoscaler(store, kube)
         first = await autoscaler.run_once(TARGET, SPEC, memory_to_status(memory), None)
         again = await autoscaler.run_once(TARGET, SPEC, kube.statuses[-1], first.memory)
     finally:
-        await redis.close()
+        await store.close()
     assert (first.replicas, again.replicas, kube.replicas) == (None, None, 6)
     assert kube.condition("RedisReachable")["status"] == "False"
     assert kube.statuses[-1]["currentReplicas"] == 6
@@ -146,8 +147,8 @@ async def test_unreachable_redis_never_scales_down(tmp_path: Path, prefix: str) 
 async def test_a_missing_deployment_is_a_condition_not_an_error(settings: Settings) -> None:
     kube = FakeKube()
     kube.missing = True
-    async with Client(settings) as redis:
-        decision = await Autoscaler(redis, kube).run_once(TARGET, SPEC, {}, None)
+    async with Client(settings) as client:
+        decision = await Autoscaler(client.store, kube).run_once(TARGET, SPEC, {}, None)
     assert decision.verdict == "TargetNotFound"
     assert "Deployment jobs/workers does not exist" in kube.condition("Scaling")["message"]
     assert kube.events[0][:2] == (True, "TargetNotFound")
@@ -156,8 +157,8 @@ async def test_a_missing_deployment_is_a_condition_not_an_error(settings: Settin
 async def test_recovery_is_an_event_too(settings: Settings) -> None:
     kube = FakeKube(replicas=0)
     before = {"conditions": [{"type": "RedisReachable", "status": "False", "reason": "RedisUnavailable"}]}
-    async with Client(settings) as redis:
-        await Autoscaler(redis, kube).run_once(TARGET, SPEC, before, None)
+    async with Client(settings) as client:
+        await Autoscaler(client.store, kube).run_once(TARGET, SPEC, before, None)
     assert (False, "QueuesRead", "RedisReachable: the queues were read") in kube.events
 
 
@@ -165,7 +166,7 @@ async def test_the_load_counts_paused_queues_apart(client: Client, enqueue: Any)
     await enqueue("emails", 30)
     await enqueue("reports", 12)
     await client.pause("reports")
-    load = await read_load(client, ["emails", "reports", "never-used"])
+    load = await read_load(client.store, ["emails", "reports", "never-used"])
     assert isinstance(load, Load)
     assert (load.ready, load.paused, load.active) == (30, 12, 0)
     assert load.oldest_age >= 0
@@ -173,8 +174,8 @@ async def test_the_load_counts_paused_queues_apart(client: Client, enqueue: Any)
 
 async def test_an_unusable_spec_reads_nothing_and_scales_nothing(settings: Settings) -> None:
     kube = FakeKube(replicas=3)
-    async with Client(settings) as redis:
-        decision = await Autoscaler(redis, kube).run_once(TARGET, {"queues": ["emails"]}, {}, None)
+    async with Client(settings) as client:
+        decision = await Autoscaler(client.store, kube).run_once(TARGET, {"queues": ["emails"]}, {}, None)
     assert (decision.replicas, decision.verdict, kube.reads) == (None, "InvalidSpec", 0)
     assert kube.condition("RedisReachable")["status"] == "Unknown"
     assert "targetDeployment must be a Deployment name" in kube.condition("Scaling")["message"]
@@ -184,8 +185,8 @@ async def test_the_newer_memory_is_used(settings: Settings) -> None:
     kube = FakeKube(replicas=8)
     spec = {**SPEC, "cooldown": 100_000, "scaleDownStabilization": 100_000}
     stale = memory_to_status(Memory(recommendations=((1.0, 1),), observed_at=1.0))
-    async with Client(settings) as redis:
-        autoscaler = Autoscaler(redis, kube, clock=lambda: 1000.0)
+    async with Client(settings) as client:
+        autoscaler = Autoscaler(client.store, kube, clock=lambda: 1000.0)
         held = await autoscaler.run_once(TARGET, spec, stale, Memory(recommendations=((990.0, 8),), observed_at=990.0))
     assert held.replicas == 8  # the process memory (8 recommended 10s ago) beat the stale status
 
@@ -193,10 +194,10 @@ async def test_the_newer_memory_is_used(settings: Settings) -> None:
 async def test_read_load_reports_the_error(tmp_path: Path, prefix: str) -> None:
     nowhere = make_settings(f"redis://127.0.0.1:{free_port()}/0", prefix, tmp_path,
                             redis={"connect_timeout": 0.5, "socket_timeout": 0.5})  # fmt: skip
-    redis = Client(nowhere)
+    store = Store(nowhere.redis)
     try:
-        load = await read_load(redis, ["emails"])
+        load = await read_load(store, ["emails"])
     finally:
-        await redis.close()
+        await store.close()
     assert isinstance(load, ReadError)
     assert load.reason == "RedisUnavailable"

@@ -24,7 +24,7 @@ from hypothesis.stateful import (
 )
 
 from dtq.client import Client
-from dtq.inspection import Run
+from dtq.runs import Run
 from dtq.settings import RetentionSettings, Settings, TaskDefaults
 from dtq.store import calls
 from dtq.store.calls import Burial, Failure, HandBack, Success
@@ -76,7 +76,7 @@ class QueueMachine(RuleBasedStateMachine):
     def setup(self) -> None:
         self.env = Machine(self.redis_url, self.prefix)
         self.client = Client(Settings(redis={"url": self.redis_url, "key_prefix": self.prefix}))  # type: ignore[arg-type]
-        self.keys = self.client.keys(f"m{next(self.names)}")
+        self.keys = self.client.store.keys(f"m{next(self.names)}")
         self.retention = RetentionSettings()
         self.tasks: dict[str, Model] = {}
         self.tokens = itertools.count()
@@ -89,7 +89,7 @@ class QueueMachine(RuleBasedStateMachine):
             self.env.loop.close()
 
     def script(self, call: calls.Call[Any]) -> Any:
-        return self.env.run(self.client.scripts.run(call))
+        return self.env.run(self.client.store.scripts.run(call))
 
     def held(self) -> list[Model]:
         return [t for t in self.tasks.values() if t.state == "active"]
@@ -197,7 +197,7 @@ class QueueMachine(RuleBasedStateMachine):
     def release(self, index: int) -> None:
         t = self.pick(self.held(), index)
         assert t.token is not None
-        self.script(calls.release(self.keys, [HandBack(t.id, t.token, t.ready_ms)]))
+        self.script(calls.release(self.keys, [HandBack(t.id, t.token, "t", t.ready_ms)]))
         t.token = t.last_token = None  # the handed-back run is abandoned; its record forgets the token
         if t.cancel_requested:
             t.state, t.cancel_requested = "cancelled", False
@@ -221,7 +221,7 @@ class QueueMachine(RuleBasedStateMachine):
     @precondition(lambda self: self.held())
     @rule()
     def leases_expire(self) -> None:
-        self.env.run(self.client.redis.zadd(self.keys.active, {t.id: 0 for t in self.held()}))
+        self.env.run(self.client.store.redis.zadd(self.keys.active, {t.id: 0 for t in self.held()}))
         self.script(calls.requeue_expired(self.keys, 1000))
         for t in self.held():
             t.token, t.requeued = None, True
@@ -235,7 +235,7 @@ class QueueMachine(RuleBasedStateMachine):
     def time_passes(self) -> None:
         waiting = [t for t in self.tasks.values() if t.state in ("scheduled", "retrying")]
         for key in (self.keys.scheduled, self.keys.retrying):
-            self.env.run(self.client.redis.zadd(key, {t.id: 0 for t in waiting}, xx=True))
+            self.env.run(self.client.store.redis.zadd(key, {t.id: 0 for t in waiting}, xx=True))
         self.script(calls.promote(self.keys, 1000))
         for t in waiting:
             t.state, t.requeued = "queued", True
@@ -255,7 +255,7 @@ class QueueMachine(RuleBasedStateMachine):
     def redis_matches_the_model(self) -> None:
         if not hasattr(self, "env"):
             return
-        redis = self.client.redis
+        redis = self.client.store.redis
         members = {name: set(self.env.run(redis.zrange(getattr(self.keys, name), 0, -1))) for name in SETS}
         ids = list(self.tasks)
         states = self.env.run(redis.hmget(self.keys.column("state"), ids)) if ids else []

@@ -40,7 +40,7 @@ def spawn(settings: Settings, tmp_path: Path) -> Iterator[object]:
 
 
 async def oracle(client: Client, key: str, event: str) -> list[tuple[str, int, int]]:
-    rows = await client.redis.lrange(f"{key}:{event}", 0, -1)
+    rows = await client.store.redis.lrange(f"{key}:{event}", 0, -1)
     return [(i, int(p), int(a)) for i, p, a in (r.decode().split("|") for r in rows)]
 
 
@@ -80,7 +80,7 @@ async def _logged(log: Path, line: str) -> bool:
 
 
 async def _count(client: Client, key: str, event: str, at_least: int) -> bool:
-    return await client.redis.llen(f"{key}:{event}") >= at_least
+    return await client.store.redis.llen(f"{key}:{event}") >= at_least
 
 
 async def test_a_frozen_worker_cannot_overwrite_the_outcome_after_its_lease(
@@ -103,7 +103,7 @@ async def test_a_frozen_worker_cannot_overwrite_the_outcome_after_its_lease(
     assert record.state is TaskState.SUCCEEDED
     assert record.result == {"pid": rescuer.pid}
     assert (await client.queue_stats("default")).succeeded == 1
-    totals = await client.redis.hgetall(client.keys("default").totals)
+    totals = await client.store.redis.hgetall(client.store.keys("default").totals)
     assert totals[b"succeeded|record"] == b"1"
 
 
@@ -135,7 +135,7 @@ async def test_sigterm_past_the_grace_period_hands_tasks_back_at_once(client: Cl
     assert worker.wait(10) == 0
     for record in await client.get_many("default", ids):
         assert record is not None and (record.state, record.attempts) == (TaskState.QUEUED, 0)
-    assert await client.redis.llen(f"{key}:finishes") == 0
+    assert await client.store.redis.llen(f"{key}:finishes") == 0
 
 
 async def test_two_schedulers_promote_each_task_once(client: Client, settings: Settings) -> None:

@@ -18,11 +18,11 @@ async def test_delivers_messages_and_stops_on_its_flag(client: Client) -> None:
         if data == "ready":
             delivered.set()
 
-    channel = client.keys("q").worker_channel
-    listener = Listener(client.redis, on_message, channels=[channel])
+    channel = client.store.keys("q").worker_channel
+    listener = Listener(client.store.redis, on_message, channels=[channel])
     running = asyncio.create_task(listener.run())
     await asyncio.wait_for(listener.subscribed.wait(), 5)
-    await client.redis.publish(channel, "ready")
+    await client.store.redis.publish(channel, "ready")
     await asyncio.wait_for(delivered.wait(), 5)
     assert (channel, "ready") in seen
     assert seen[0] == ("", "reconnected")  # a (re)subscription is reported as a wake-up

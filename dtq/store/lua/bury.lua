@@ -16,6 +16,7 @@
 -- Returns: per task, in argument order, 1 = recorded, 0 = lease lost (nothing written for it)
 -- @include now
 -- @include bulk
+-- @include run
 -- @include count
 -- @include groups
 -- @include held

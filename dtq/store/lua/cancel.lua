@@ -10,12 +10,16 @@
 -- KEYS[5] dtq:{q}:t:state   hash
 -- KEYS[6] dtq:{q}:t:cancel  hash id -> ms of the request
 -- KEYS[7] dtq:{q}:activity  hash "<minute>:<event>" -> n
+-- KEYS[8] dtq:{q}:t:task    hash id -> task JSON (for the task name the totals count by)
+-- KEYS[9] dtq:{q}:totals    hash "<event>|<task name>" -> n
 -- ARGV[1] task id   ARGV[2] worker channel
 -- Returns: {code, state}: 1 = cancelled now, 2 = cancel requested (the task is active),
 --          0 = already final (state says which), -1 = no such task
 -- @include now
-local ready, scheduled, retrying, cancelled, states, cancels, activity =
-  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7]
+-- @include count
+-- @include spec
+local ready, scheduled, retrying, cancelled, states, cancels, activity, tasks, totals =
+  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9]
 local id, worker_channel = ARGV[1], ARGV[2]
 
 local state = redis.call('HGET', states, id)
@@ -26,7 +30,7 @@ if waiting_in[state] then
   redis.call('ZREM', waiting_in[state], id)
   redis.call('HSET', states, id, 'cancelled')
   redis.call('ZADD', cancelled, now, id)
-  redis.call('HINCRBY', activity, math.floor(now / 60000) .. ':cancelled', 1)
+  count_event(totals, activity, now, 'cancelled', {[name_of(decode_spec(redis.call('HGET', tasks, id)))] = 1})
   return {1, 'cancelled'}
 end
 if state == 'active' then

@@ -33,6 +33,7 @@
 -- @include now
 -- @include band
 -- @include bulk
+-- @include run
 local ready, active, paused, tasks, states, runs, dead, errors =
   KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[8], KEYS[9]
 local record = KEYS[7] .. ARGV[3]
@@ -52,15 +53,14 @@ if earlier then
   local back, w_state, w_run, w_active = {}, {}, {}, {}
   for n, id in ipairs(ids) do
     local run, state = runs_now[n], current[n]
-    local ours = run and string.sub(run, -(#token + 1)) == '|' .. token
-    if ours and (state == 'active' or state == 'queued' or state == 'dead') then
-      local attempt = tonumber(string.match(run, '^(%d+)'))
+    if claimed_with(run, token) and (state == 'active' or state == 'queued' or state == 'dead') then
+      local attempt = run_fields(run)
       if state ~= 'active' then
         -- Attempt 0 only after a redrive reset the count: this run starts the task's new life.
         attempt = math.max(attempt, 1)
         back[#back + 1] = id
         w_state[#w_state + 1] = id; w_state[#w_state + 1] = 'active'
-        w_run[#w_run + 1] = id; w_run[#w_run + 1] = attempt .. '|' .. now .. '|' .. token
+        w_run[#w_run + 1] = id; w_run[#w_run + 1] = run_record(attempt, now, token)
         w_active[#w_active + 1] = now + lease; w_active[#w_active + 1] = id
       end
       out[#out + 1] = id
@@ -104,13 +104,13 @@ if #popped == 0 then return {now, 0} end
 local ids = {}
 for i = 1, #popped, 2 do ids[#ids + 1] = popped[i] end
 local specs, previous = hmget(tasks, ids), hmget(runs, ids)
-local expiry, tail = now + lease, '|' .. now .. '|' .. token
+local expiry = now + lease
 local out = {now, redis.call('ZCARD', ready)}
 local w_state, w_run, w_active, remembered = {}, {}, {}, {}
 for n, id in ipairs(ids) do
-  local attempt = (previous[n] and tonumber(string.match(previous[n], '^(%d+)')) or 0) + 1
+  local attempt = run_fields(previous[n]) + 1
   w_state[#w_state + 1] = id; w_state[#w_state + 1] = 'active'
-  w_run[#w_run + 1] = id; w_run[#w_run + 1] = attempt .. tail
+  w_run[#w_run + 1] = id; w_run[#w_run + 1] = run_record(attempt, now, token)
   w_active[#w_active + 1] = expiry; w_active[#w_active + 1] = id
   out[#out + 1] = id
   out[#out + 1] = specs[n]

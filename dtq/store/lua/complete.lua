@@ -22,6 +22,7 @@
 --          (taken back from the ready or dead set), 0 = refused (nothing written for it)
 -- @include now
 -- @include bulk
+-- @include run
 -- @include count
 -- @include groups
 -- @include held

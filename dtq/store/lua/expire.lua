@@ -17,6 +17,7 @@
 --           1 if more remain to delete else 0}
 -- @include now
 -- @include bulk
+-- @include events
 local succeeded, cancelled, dead, idem, idem_exp, activity = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
 local limit, finished_ttl, dead_ttl, dead_max, stats_ttl = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]),
   tonumber(ARGV[4]), tonumber(ARGV[5])
@@ -58,7 +59,7 @@ local upto = math.min(cutoff, trimmed + 180)
 if upto > trimmed then
   local fields = {}
   for minute = trimmed + 1, upto do
-    for _, event in ipairs({'enqueued', 'succeeded', 'failed', 'retried', 'dead', 'cancelled'}) do
+    for _, event in ipairs(EVENTS) do
       fields[#fields + 1] = minute .. ':' .. event
     end
   end

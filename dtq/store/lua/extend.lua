@@ -11,6 +11,7 @@
 --          0 = lease lost
 -- @include now
 -- @include bulk
+-- @include run
 -- @include groups
 -- @include held
 local active, states, runs, cancels = KEYS[1], KEYS[2], KEYS[3], KEYS[4]

@@ -28,7 +28,7 @@ for _, source in ipairs({scheduled, retrying}) do
     local w_state, w_ready = {}, {}
     for n, id in ipairs(ids) do
       w_state[#w_state + 1] = id; w_state[#w_state + 1] = 'queued'
-      w_ready[#w_ready + 1] = ready_score(levels[n] or 5, tonumber(due[2 * n])); w_ready[#w_ready + 1] = id
+      w_ready[#w_ready + 1] = ready_score(levels[n], tonumber(due[2 * n])); w_ready[#w_ready + 1] = id
     end
     bulk('ZREM', source, ids)
     bulk('HSET', states, w_state)

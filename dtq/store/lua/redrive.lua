@@ -14,6 +14,7 @@
 -- @include now
 -- @include band
 -- @include bulk
+-- @include run
 local dead, ready, states, runs, prios, cancels = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
 local worker_channel = ARGV[1]
 local now = now_ms()
@@ -27,8 +28,9 @@ local levels, records = hmget(prios, ids), hmget(runs, ids)
 local w_state, w_run, w_ready = {}, {}, {}
 for n, id in ipairs(ids) do
   w_state[#w_state + 1] = id; w_state[#w_state + 1] = 'queued'
-  w_run[#w_run + 1] = id; w_run[#w_run + 1] = string.gsub(records[n] or '0||', '^%d+', '0', 1)
-  w_ready[#w_ready + 1] = ready_score(levels[n] or 5, now); w_ready[#w_ready + 1] = id
+  w_run[#w_run + 1] = id; local _, started, token = run_fields(records[n])
+  w_run[#w_run + 1] = run_record(0, started, token)
+  w_ready[#w_ready + 1] = ready_score(levels[n], now); w_ready[#w_ready + 1] = id
 end
 bulk('ZREM', dead, ids)
 bulk('HSET', states, w_state)

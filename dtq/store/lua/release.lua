@@ -10,26 +10,30 @@
 -- KEYS[5] dtq:{q}:t:prio    hash id -> priority
 -- KEYS[6] dtq:{q}:t:cancel  hash
 -- KEYS[7] dtq:{q}:cancelled zset, score = ms it was cancelled
+-- KEYS[8] dtq:{q}:totals    hash "<event>|<task name>" -> n
+-- KEYS[9] dtq:{q}:activity  hash "<minute>:<event>" -> n
 -- ARGV[1] worker channel
 -- ARGV[2..] groups: lease token, task name, count, then per task: id, ms it became ready
 -- Returns: per task, in argument order, 1 = handed back (or cancelled), 0 = lease already lost
 -- @include now
 -- @include band
 -- @include bulk
+-- @include run
+-- @include count
 -- @include groups
 -- @include held
 -- @include settle_cancelled
-local active, ready, states, runs, prios, cancels, cancelled =
-  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7]
+local active, ready, states, runs, prios, cancels, cancelled, totals, stats =
+  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9]
 local worker_channel = ARGV[1]
 local now = now_ms()
 
 local list = entries(2, 2)
 local verdicts, kept = check_held(states, runs, list)
 if #kept == 0 then return verdicts end
-local ids = ids_at(list, kept)
+local ids, names = ids_at(list, kept), names_at(list, kept)
 bulk('ZREM', active, ids)
-local rest = settle_cancelled(ids, cancels, states, cancelled, now)
+local rest = settle_cancelled(ids, names, cancels, states, cancelled, totals, stats, now)
 if #rest == 0 then return verdicts end
 local rest_ids = {}
 for i, n in ipairs(rest) do rest_ids[i] = ids[n] end
@@ -38,10 +42,10 @@ local w_state, w_run, w_ready = {}, {}, {}
 for i, r in ipairs(rest) do
   local n = kept[r]
   local id = list.ids[n]
-  local attempt, started = string.match(records[i], '^(%d+)|(%d*)|')
+  local attempt, started = run_fields(records[i])
   w_state[#w_state + 1] = id; w_state[#w_state + 1] = 'queued'
-  w_run[#w_run + 1] = id; w_run[#w_run + 1] = math.max(tonumber(attempt) - 1, 0) .. '|' .. started .. '|'
-  w_ready[#w_ready + 1] = ready_score(levels[i] or 5, tonumber(ARGV[list.at[n] + 1])); w_ready[#w_ready + 1] = id
+  w_run[#w_run + 1] = id; w_run[#w_run + 1] = run_record(math.max(attempt - 1, 0), started, '')
+  w_ready[#w_ready + 1] = ready_score(levels[i], tonumber(ARGV[list.at[n] + 1])); w_ready[#w_ready + 1] = id
 end
 bulk('HSET', states, w_state)
 bulk('HSET', runs, w_run)

@@ -22,7 +22,9 @@
 -- @include now
 -- @include band
 -- @include bulk
+-- @include run
 -- @include count
+-- @include spec
 -- @include settle_cancelled
 local active, ready, dead, tasks, states, runs, prios, errors, cancels, cancelled, totals, stats =
   KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10], KEYS[11], KEYS[12]
@@ -32,31 +34,35 @@ local now = now_ms()
 local ids = redis.call('ZRANGE', active, '-inf', now, 'BYSCORE', 'LIMIT', 0, limit)
 if #ids == 0 then return {0, 0, 0} end
 bulk('ZREM', active, ids)
-local rest, n_cancelled = settle_cancelled(ids, cancels, states, cancelled, now)
 local specs, records, levels = hmget(tasks, ids), hmget(runs, ids), hmget(prios, ids)
+local decoded, names = {}, {}
+for n = 1, #ids do
+  decoded[n] = decode_spec(specs[n])
+  names[n] = name_of(decoded[n])
+end
+local rest, n_cancelled = settle_cancelled(ids, names, cancels, states, cancelled, totals, stats, now)
 local w_state, w_error, w_ready, w_dead = {}, {}, {}, {}
 local failed, retried, buried = {}, {}, {}
 for _, n in ipairs(rest) do
   local id = ids[n]
-  local attempt, started, holder = string.match(records[n] or '', '^(%d+)|(%d*)|([^#]*)')
-  attempt = tonumber(attempt) or 1
-  local ok, spec = pcall(cjson.decode, specs[n] or '')
-  local name = ok and type(spec) == 'table' and type(spec.task) == 'string' and spec.task or '?'
-  local max_retries = ok and type(spec) == 'table' and tonumber(spec.max_retries) or 0
+  local attempt, started, token = run_fields(records[n])
+  attempt = math.max(attempt, 1)
+  local spec, name = decoded[n], names[n]
+  local max_retries = spec and tonumber(spec.max_retries) or 0
   failed[name] = (failed[name] or 0) + 1
   local fate = attempt > max_retries and 'dead' or 'queued'
   w_state[#w_state + 1] = id; w_state[#w_state + 1] = fate
   w_error[#w_error + 1] = id
   w_error[#w_error + 1] = cjson.encode({
     type = 'LeaseExpired',
-    message = 'worker ' .. (holder or '?') .. ' stopped renewing the lease of attempt '
+    message = 'worker ' .. token_worker(token) .. ' stopped renewing the lease of attempt '
       .. attempt .. ' of ' .. (max_retries + 1),
   })
   if fate == 'dead' then
     w_dead[#w_dead + 1] = now; w_dead[#w_dead + 1] = id
     buried[name] = (buried[name] or 0) + 1
   else
-    w_ready[#w_ready + 1] = ready_score(levels[n] or 5, tonumber(started) or now); w_ready[#w_ready + 1] = id
+    w_ready[#w_ready + 1] = ready_score(levels[n], tonumber(started) or now); w_ready[#w_ready + 1] = id
     retried[name] = (retried[name] or 0) + 1
   end
 end

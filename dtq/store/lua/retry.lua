@@ -20,6 +20,7 @@
 -- @include now
 -- @include band
 -- @include bulk
+-- @include run
 -- @include count
 -- @include groups
 -- @include held
@@ -32,7 +33,7 @@ local now = now_ms()
 local list = entries(3, 3)
 local verdicts, kept = check_held(states, runs, list)
 if #kept == 0 then return verdicts end
-local ids = ids_at(list, kept)
+local ids, names = ids_at(list, kept), names_at(list, kept)
 local w_error, failed = {}, {}
 for _, n in ipairs(kept) do
   w_error[#w_error + 1] = list.ids[n]; w_error[#w_error + 1] = ARGV[list.at[n] + 2]
@@ -42,7 +43,7 @@ bulk('ZREM', active, ids)
 bulk('HSET', errors, w_error)
 count_event(totals, stats, now, 'failed', failed)
 
-local rest = settle_cancelled(ids, cancels, states, cancelled, now)
+local rest = settle_cancelled(ids, names, cancels, states, cancelled, totals, stats, now)
 if #rest == 0 then return verdicts end
 local rest_ids = {}
 for i, n in ipairs(rest) do rest_ids[i] = ids[n] end
@@ -61,7 +62,7 @@ for i, r in ipairs(rest) do
     w_later[#w_later + 1] = due; w_later[#w_later + 1] = id
   else
     w_state[#w_state + 1] = 'queued'
-    w_now[#w_now + 1] = ready_score(levels[i] or 5, now); w_now[#w_now + 1] = id
+    w_now[#w_now + 1] = ready_score(levels[i], now); w_now[#w_now + 1] = id
   end
 end
 bulk('HSET', states, w_state)

@@ -9,19 +9,20 @@ from fastapi import APIRouter, Path, Query
 from fastapi.responses import Response
 
 from dtq.client import Client
+from dtq.keys import QUEUE_NAME_RULE, SHARD_PATTERN, SHARD_SUFFIX_RULE
 from dtq.task import Task, TaskState, public_shape
 from services.api.deps import Admin, ClientDep, Viewer
 from services.api.errors import ApiError, responses
 from services.api.routes import views
 from services.api.routes.tasks import TASK_ID
-from services.api.schemas import SHARD_PATTERN, Counted, DeadPageOut, TaskAccepted
+from services.api.schemas import Counted, DeadPageOut, TaskAccepted
 
 # Roles per route, not per router: listing is for viewers, redrive and purge for admins.
 router = APIRouter(prefix="/dead", tags=["dead letters"])
 
 QueueFilter = Annotated[str | None, Query(pattern=SHARD_PATTERN, description="Only this queue.")]
 TaskFilter = Annotated[str | None, Query(min_length=1, max_length=256, description="Only tasks with this name.")]
-CURSOR = r"^[A-Za-z0-9_.-]{1,64}(~[0-9]{1,3})?\|([0-9]{1,16}:[0-9a-f-]{36})?$"
+CURSOR = rf"^{QUEUE_NAME_RULE}{SHARD_SUFFIX_RULE}\|([0-9]{{1,16}}:[0-9a-f-]{{36}})?$"
 Cursor = Annotated[str | None, Query(pattern=CURSOR, description="next_cursor of the previous page.")]
 Limit = Annotated[int, Query(ge=1, le=1000)]
 SEPARATOR = "|"

@@ -8,11 +8,13 @@ from fastapi import APIRouter, Path, Query
 from fastapi.responses import Response
 
 from dtq.errors import TaskNotFound
+from dtq.keys import SHARD_PATTERN
+from dtq.priority import HIGHEST_PRIORITY, LOWEST_PRIORITY
 from dtq.task import TaskState, public_shape
 from services.api.deps import Admin, ClientDep, Viewer
 from services.api.errors import responses
 from services.api.routes import views
-from services.api.schemas import SHARD_PATTERN, QueueOut, QueuesOut, TaskListOut
+from services.api.schemas import QueueOut, QueuesOut, TaskListOut
 
 # Roles per route, not per router: reading is for viewers, pausing for admins.
 router = APIRouter(prefix="/queues", tags=["queues"])
@@ -34,7 +36,7 @@ async def list_queues(client: ClientDep) -> Response:
 
 
 async def _known(client: ClientDep, name: str) -> None:
-    if name not in client.shards.counts and name not in await client.queues():  # a sharded queue is known by its map
+    if not await client.knows_queue(name):
         raise TaskNotFound(f"no queue {name}")
 
 
@@ -64,7 +66,9 @@ async def list_tasks(
     *,
     state: Annotated[TaskState, Query(description="Which tasks.")] = TaskState.QUEUED,
     task: Annotated[str | None, Query(min_length=1, max_length=256, description="Only this task name.")] = None,
-    priority: Annotated[int | None, Query(ge=0, le=9, description="Only this priority.")] = None,
+    priority: Annotated[
+        int | None, Query(ge=LOWEST_PRIORITY, le=HIGHEST_PRIORITY, description="Only this priority.")
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     cursor: Annotated[int, Query(ge=0, le=10**9, description="next_cursor of the previous page.")] = 0,
 ) -> Response:

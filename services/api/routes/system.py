@@ -8,12 +8,12 @@ from fastapi import APIRouter, Query
 from fastapi.responses import Response
 
 from dtq.errors import RedisUnavailable, UnsafeRedisConfig
-from dtq.store.connection import check_eviction_policy, inspect_server
+from dtq.keys import SHARD_PATTERN
 from services.api import prometheus
 from services.api.deps import ClientDep, StateDep, Viewer
 from services.api.errors import ApiError, responses
 from services.api.routes import views
-from services.api.schemas import SHARD_PATTERN, ActivityOut, Health, WorkersOut
+from services.api.schemas import ActivityOut, Health, WorkersOut
 
 router = APIRouter(tags=["system"])
 
@@ -28,8 +28,7 @@ async def healthz() -> Response:
 async def readyz(state: StateDep) -> Response:
     """Redis answers and its maxmemory-policy is noeviction."""
     try:
-        info = await inspect_server(state.client.redis, state.client.global_keys.embedded)
-        check_eviction_policy(info, state.settings.redis)
+        info = await state.client.store.check()
     except RedisUnavailable as exc:
         raise ApiError(503, "redis_unavailable", str(exc), headers={"Retry-After": "1"}) from None
     except UnsafeRedisConfig as exc:

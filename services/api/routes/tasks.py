@@ -9,12 +9,13 @@ from fastapi.responses import Response
 from pydantic import TypeAdapter
 from starlette.convertors import Convertor, register_url_convertor
 
+from dtq.keys import SHARD_PATTERN
 from dtq.task import MAX_KEY_LENGTH, public_shape
 from services.api import body
 from services.api.deps import ENQUEUE, Admin, AnyRole, ApiState, ClientDep, authorize
 from services.api.errors import ApiError, responses
 from services.api.routes import views
-from services.api.schemas import SHARD_PATTERN, BulkAccepted, CancelOut, ScheduledTaskIn, TaskAccepted, TaskIn, TaskOut
+from services.api.schemas import BulkAccepted, CancelOut, ScheduledTaskIn, TaskAccepted, TaskIn, TaskOut
 
 router = APIRouter(prefix="/tasks", tags=["tasks"])
 

@@ -7,7 +7,8 @@ from typing import Any
 import orjson
 from fastapi.responses import Response
 
-from dtq.activity import EVENTS, Minute
+from dtq.activity import Minute
+from dtq.events import EVENT_NAMES
 from dtq.inspection import WorkerInfo
 from dtq.store.calls import QueueCounts
 from dtq.task import from_ms, rfc3339
@@ -58,5 +59,5 @@ def minute(m: Minute) -> dict[str, Any]:
     return {
         "start": rfc3339(from_ms(m.start * 1000)),
         "processed": m.processed,
-        **{e: m.counts.get(e, 0) for e in EVENTS},
+        **{e: m.counts.get(e, 0) for e in EVENT_NAMES},
     }

@@ -33,7 +33,7 @@ class Queue:
 
     @property
     def scripts(self) -> Scripts:
-        return self.client.scripts
+        return self.client.store.scripts
 
     async def enqueue(self, *requests: TaskRequest) -> list[Enqueued]:
         prepared = prepare(list(requests), TaskDefaults())
@@ -54,11 +54,11 @@ class Queue:
 
     async def lapse(self, *ids: str) -> None:
         """The leases of `ids` run out and the scheduler's recovery handles them."""
-        await self.client.redis.zadd(self.keys.active, dict.fromkeys(ids, 0), xx=True)
+        await self.client.store.redis.zadd(self.keys.active, dict.fromkeys(ids, 0), xx=True)
         await self.scripts.run(calls.requeue_expired(self.keys, 100))
 
     async def run_record(self, task_id: str) -> str | None:
-        raw = await self.client.redis.hget(self.keys.column("run"), task_id)
+        raw = await self.client.store.redis.hget(self.keys.column("run"), task_id)
         return raw.decode() if raw else None
 
     async def attempts(self, task_id: str) -> int:
@@ -66,17 +66,17 @@ class Queue:
         return int(record.split("|")[0]) if record else 0
 
     async def state(self, task_id: str) -> str | None:
-        raw = await self.client.redis.hget(self.keys.column("state"), task_id)
+        raw = await self.client.store.redis.hget(self.keys.column("state"), task_id)
         return raw.decode() if raw else None
 
     async def members(self, key: str) -> list[str]:
-        return [m.decode() for m in await self.client.redis.zrange(key, 0, -1)]
+        return [m.decode() for m in await self.client.store.redis.zrange(key, 0, -1)]
 
 
 @pytest.fixture
 def queue(client: Client) -> Queue:
     """An empty queue named `q` under the test's prefix."""
-    return Queue(client, client.keys("q"), RetentionSettings())
+    return Queue(client, client.store.keys("q"), RetentionSettings())
 
 
 async def eventually(check: Callable[[], Awaitable[bool] | bool], timeout: float = 5.0) -> None:

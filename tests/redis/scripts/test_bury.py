@@ -16,9 +16,9 @@ async def test_dead_letters_a_held_task(queue: Queue) -> None:
     flags = await queue.scripts.run(calls.bury(queue.keys, "dead", [Burial(task_id, "mine", "t", b"{}")]))
     assert flags == [True]
     assert await queue.state(task_id) == "dead"
-    died = await queue.client.redis.zscore(queue.keys.dead, task_id)
+    died = await queue.client.store.redis.zscore(queue.keys.dead, task_id)
     assert died is not None and 0 <= died - batch.now_ms < 1000
-    totals = await queue.client.redis.hgetall(queue.keys.totals)
+    totals = await queue.client.store.redis.hgetall(queue.keys.totals)
     assert totals[b"dead|t"] == b"1" and totals[b"failed|t"] == b"1"
 
 

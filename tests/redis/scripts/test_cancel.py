@@ -37,7 +37,7 @@ async def test_retrying_tasks_are_cancelled_at_once(queue: Queue) -> None:
 async def test_active_tasks_get_a_request_and_their_worker_is_told(queue: Queue) -> None:
     (task_id,) = await queue.add()
     await queue.claim(token="mine")
-    pubsub = queue.client.redis.pubsub()
+    pubsub = queue.client.store.redis.pubsub()
     await pubsub.subscribe(queue.keys.worker_channel)
     await pubsub.get_message(timeout=1)  # the subscribe confirmation
     outcome = await cancel(queue, task_id)

@@ -24,16 +24,16 @@ async def test_claims_move_tasks_to_active_with_lease_token_and_attempt(queue: Q
     assert sorted(await queue.members(queue.keys.active)) == sorted(ids[:2])
     assert [await queue.run_record(i) for i in ids] == [f"1|{batch.now_ms}|t-1"] * 2 + [None]
     assert [await queue.state(i) for i in ids] == ["active", "active", "queued"]
-    lease = await queue.client.redis.zscore(queue.keys.active, ids[0])
+    lease = await queue.client.store.redis.zscore(queue.keys.active, ids[0])
     assert lease is not None and lease - batch.now_ms == 5000
 
 
 async def test_paused_queue_claims_nothing(queue: Queue) -> None:
     await queue.add(2)
-    await queue.client.redis.set(queue.keys.paused, 1)
+    await queue.client.store.redis.set(queue.keys.paused, 1)
     batch = await queue.claim()
     assert batch.paused and batch.tasks == []
-    await queue.client.redis.delete(queue.keys.paused)
+    await queue.client.store.redis.delete(queue.keys.paused)
     assert len((await queue.claim()).tasks) == 2
 
 
@@ -54,7 +54,7 @@ async def test_weighted_order_visits_levels_in_the_given_order(queue: Queue) -> 
 
 async def test_a_task_whose_record_is_missing_is_still_claimed_for_dead_lettering(queue: Queue) -> None:
     (task_id,) = await queue.add(1)
-    await queue.client.redis.hdel(queue.keys.column("task"), task_id)
+    await queue.client.store.redis.hdel(queue.keys.column("task"), task_id)
     (claimed,) = (await queue.claim()).tasks
     assert claimed.id == task_id and claimed.spec is None
 
@@ -62,8 +62,8 @@ async def test_a_task_whose_record_is_missing_is_still_claimed_for_dead_letterin
 async def test_each_claim_counts_an_attempt(queue: Queue) -> None:
     await queue.enqueue(TaskRequest(task="a", queue="q"))
     (first,) = (await queue.claim(token="a")).tasks
-    await queue.client.redis.hset(queue.keys.column("run"), first.id, "4|0|old")
-    await queue.client.redis.zadd(queue.keys.ready, {first.id: 0})
+    await queue.client.store.redis.hset(queue.keys.column("run"), first.id, "4|0|old")
+    await queue.client.store.redis.zadd(queue.keys.ready, {first.id: 0})
     (again,) = (await queue.claim(token="b")).tasks
     assert again.attempt == 5
 
@@ -75,7 +75,7 @@ async def test_a_repeated_claim_returns_the_same_batch_instead_of_claiming_more(
     assert [t.id for t in again.tasks] == [t.id for t in first.tasks] == ids[:2]
     assert [t.attempt for t in again.tasks] == [1, 1]
     assert [t.ready_ms for t in again.tasks] == [t.ready_ms for t in first.tasks]
-    assert await queue.client.redis.zcard(queue.keys.ready) == 3
+    assert await queue.client.store.redis.zcard(queue.keys.ready) == 3
     assert len((await queue.claim(2, token="w#8")).tasks) == 2  # a new token claims new tasks
 
 
@@ -98,8 +98,8 @@ async def test_a_resent_claim_takes_back_what_lapsed_while_its_reply_was_lost(qu
     assert [t.attempt for t in again.tasks] == [1, 1]  # the same attempt, not another
     assert [await queue.state(i) for i in ids] == ["active", "active"]
     assert await queue.members(queue.keys.dead) == []
-    assert await queue.client.redis.hmget(queue.keys.column("error"), ids) == [None, None]
-    lease = await queue.client.redis.zscore(queue.keys.active, ids[0])
+    assert await queue.client.store.redis.hmget(queue.keys.column("error"), ids) == [None, None]
+    lease = await queue.client.store.redis.zscore(queue.keys.active, ids[0])
     assert lease is not None and lease - again.now_ms == 30_000  # a fresh lease
     assert [await queue.run_record(i) for i in ids] == [f"1|{again.now_ms}|w#3"] * 2
     assert first.now_ms <= again.now_ms
@@ -128,8 +128,8 @@ async def test_a_resent_claim_leaves_a_lapsed_task_another_worker_claimed(queue:
 async def test_the_next_claim_forgets_the_answered_one(queue: Queue) -> None:
     await queue.add(2)
     await queue.claim(1, token="w#1", lease_ms=1000)
-    memory = await queue.client.redis.pttl(queue.keys.claim_prefix + "w#1")
+    memory = await queue.client.store.redis.pttl(queue.keys.claim_prefix + "w#1")
     assert 1000 * calls.CLAIM_MEMORY_LEASES - 5000 < memory <= 1000 * calls.CLAIM_MEMORY_LEASES
     await queue.claim(1, token="w#2", forget="w#1")
-    assert not await queue.client.redis.exists(queue.keys.claim_prefix + "w#1")
-    assert await queue.client.redis.exists(queue.keys.claim_prefix + "w#2")
+    assert not await queue.client.store.redis.exists(queue.keys.claim_prefix + "w#1")
+    assert await queue.client.store.redis.exists(queue.keys.claim_prefix + "w#2")

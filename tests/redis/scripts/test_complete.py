@@ -14,9 +14,9 @@ async def test_records_success_result_and_finish_time(queue: Queue) -> None:
     flags = await queue.scripts.run(calls.complete(queue.keys, [Success(task_id, "mine", "t", b'{"ok":1}')]))
     assert flags == [True]
     assert await queue.state(task_id) == "succeeded"
-    assert await queue.client.redis.hget(queue.keys.column("result"), task_id) == b'{"ok":1}'
+    assert await queue.client.store.redis.hget(queue.keys.column("result"), task_id) == b'{"ok":1}'
     assert await queue.members(queue.keys.active) == []
-    finished = await queue.client.redis.zscore(queue.keys.succeeded, task_id)
+    finished = await queue.client.store.redis.zscore(queue.keys.succeeded, task_id)
     assert finished is not None and 0 <= finished - batch.now_ms < 1000
 
 
@@ -26,7 +26,7 @@ async def test_a_stale_token_is_refused_and_writes_nothing(queue: Queue) -> None
     flags = await queue.scripts.run(calls.complete(queue.keys, [Success(task_id, "old", "t", b"1")]))
     assert flags == [False]
     assert await queue.state(task_id) == "active"
-    assert await queue.client.redis.hget(queue.keys.column("result"), task_id) is None
+    assert await queue.client.store.redis.hget(queue.keys.column("result"), task_id) is None
 
 
 async def test_a_repeated_completion_is_refused(queue: Queue) -> None:
@@ -35,7 +35,7 @@ async def test_a_repeated_completion_is_refused(queue: Queue) -> None:
     done = calls.complete(queue.keys, [Success(task_id, "mine", "t", None)])
     assert await queue.scripts.run(done) == [True]
     assert await queue.scripts.run(done) == [False]
-    assert await queue.client.redis.zcard(queue.keys.succeeded) == 1
+    assert await queue.client.store.redis.zcard(queue.keys.succeeded) == 1
 
 
 async def test_mixed_batch_gets_a_verdict_per_task(queue: Queue) -> None:
@@ -52,12 +52,12 @@ async def test_a_late_success_takes_a_requeued_task_out_of_line(queue: Queue) ->
     await queue.lapse(task_id)
     assert await queue.state(task_id) == "queued"
     call = calls.complete(queue.keys, [Success(task_id, "mine", "t", b"7")])
-    reply = await queue.client.redis.eval(read_script(call.script), len(call.keys), *call.keys, *call.args)
+    reply = await queue.client.store.redis.eval(read_script(call.script), len(call.keys), *call.keys, *call.args)
     assert reply == [2]  # the script's own code: recorded after the lease lapsed
     assert await queue.state(task_id) == "succeeded"
     assert await queue.members(queue.keys.ready) == []
-    assert await queue.client.redis.hget(queue.keys.column("error"), task_id) is None
-    assert await queue.client.redis.hget(queue.keys.column("result"), task_id) == b"7"
+    assert await queue.client.store.redis.hget(queue.keys.column("error"), task_id) is None
+    assert await queue.client.store.redis.hget(queue.keys.column("result"), task_id) == b"7"
     assert (await queue.claim(token="next")).tasks == []  # it is not run again
 
 

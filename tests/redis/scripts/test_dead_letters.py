@@ -29,5 +29,5 @@ async def test_purge_deletes_every_column_of_dead_tasks_only(queue: Queue) -> No
     (alive,) = await queue.add()
     assert await queue.scripts.run(calls.purge(queue.keys, [*dead, alive])) == 1
     for key in queue.keys.columns:
-        assert await queue.client.redis.hexists(key, dead[0]) is False
+        assert await queue.client.store.redis.hexists(key, dead[0]) is False
     assert await queue.state(alive) == "queued"

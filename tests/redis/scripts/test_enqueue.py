@@ -41,7 +41,7 @@ async def test_resending_the_same_ids_stores_nothing_twice(queue: Queue) -> None
     assert first[0].outcome is Stored.CREATED
     assert again[0].outcome is Stored.EXISTED
     assert again[0].id == first[0].id
-    assert await queue.client.redis.zcard(queue.keys.ready) == 1
+    assert await queue.client.store.redis.zcard(queue.keys.ready) == 1
 
 
 async def test_an_idempotency_key_returns_the_first_task(queue: Queue) -> None:
@@ -50,7 +50,7 @@ async def test_an_idempotency_key_returns_the_first_task(queue: Queue) -> None:
     assert second.outcome is Stored.DUPLICATE_KEY
     assert second.id == first.id
     assert second.state is TaskState.QUEUED
-    assert await queue.client.redis.zcard(queue.keys.ready) == 1
+    assert await queue.client.store.redis.zcard(queue.keys.ready) == 1
 
 
 async def test_a_key_repeated_inside_one_batch_stores_one_task(queue: Queue) -> None:
@@ -64,7 +64,7 @@ async def test_an_expired_key_creates_a_new_task(queue: Queue) -> None:
     prepared = prepare([TaskRequest(task="a", queue="q", key="k")], TaskDefaults())
     (first,) = await queue.scripts.run(calls.enqueue(queue.keys, prepared, short))
     again = prepare([TaskRequest(task="a", queue="q", key="k")], TaskDefaults())
-    await queue.client.redis.zadd(queue.keys.idempotency_expiry, {"k": 0})  # expired long ago
+    await queue.client.store.redis.zadd(queue.keys.idempotency_expiry, {"k": 0})  # expired long ago
     (second,) = await queue.scripts.run(calls.enqueue(queue.keys, again, short))
     assert second.outcome is Stored.CREATED
     assert second.id != first.id
@@ -73,12 +73,12 @@ async def test_an_expired_key_creates_a_new_task(queue: Queue) -> None:
 async def test_large_batches_are_stored_whole(queue: Queue) -> None:
     ids = await queue.add(9000)
     assert len(set(ids)) == 9000
-    assert await queue.client.redis.zcard(queue.keys.ready) == 9000
-    assert await queue.client.redis.hlen(queue.keys.column("task")) == 9000
+    assert await queue.client.store.redis.zcard(queue.keys.ready) == 9000
+    assert await queue.client.store.redis.hlen(queue.keys.column("task")) == 9000
 
 
 async def test_counts_the_enqueued_tasks_per_name(queue: Queue) -> None:
     await queue.add(3, task="x")
     await queue.add(2, task="y")
-    totals = await queue.client.redis.hgetall(queue.keys.totals)
+    totals = await queue.client.store.redis.hgetall(queue.keys.totals)
     assert totals == {b"enqueued|x": b"3", b"enqueued|y": b"2"}

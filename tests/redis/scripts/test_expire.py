@@ -12,12 +12,12 @@ async def test_deletes_only_what_is_past_retention(queue: Queue) -> None:
     done, kept = await queue.add(2)
     batch = await queue.claim(token="mine")
     await queue.scripts.run(calls.complete(queue.keys, [Success(i, "mine", "t", b"1") for i in (done, kept)]))
-    await queue.client.redis.zadd(queue.keys.succeeded, {done: batch.now_ms - 10_000})  # finished 10 s ago
+    await queue.client.store.redis.zadd(queue.keys.succeeded, {done: batch.now_ms - 10_000})  # finished 10 s ago
     assert (await queue.scripts.run(calls.expire(queue.keys, 100, queue.retention))).finished == 0
     result = await queue.scripts.run(calls.expire(queue.keys, 100, RetentionSettings(finished=5)))
     assert (result.finished, result.dead, result.more) == (1, 0, False)
     for key in queue.keys.columns:
-        assert await queue.client.redis.hexists(key, done) is False
+        assert await queue.client.store.redis.hexists(key, done) is False
     assert await queue.state(kept) == "succeeded"
 
 
@@ -26,7 +26,9 @@ async def test_dead_tasks_past_their_ttl_or_over_the_cap_go_oldest_first(queue: 
     batch = await queue.claim(token="mine")
     await queue.scripts.run(calls.bury(queue.keys, "dead", [Burial(i, "mine", "t", b"{}") for i in ids]))
     # distinct times of death, oldest first, all in the past
-    await queue.client.redis.zadd(queue.keys.dead, {task_id: batch.now_ms - 1000 + n for n, task_id in enumerate(ids)})
+    await queue.client.store.redis.zadd(
+        queue.keys.dead, {task_id: batch.now_ms - 1000 + n for n, task_id in enumerate(ids)}
+    )
     capped = RetentionSettings(dead_max=3)
     result = await queue.scripts.run(calls.expire(queue.keys, 100, capped))
     assert result.dead == 2
@@ -48,7 +50,7 @@ async def test_more_is_reported_when_the_limit_cuts_a_sweep(queue: Queue) -> Non
 
 async def test_expired_idempotency_keys_are_forgotten(queue: Queue) -> None:
     await queue.add(1, key="k")
-    await queue.client.redis.zadd(queue.keys.idempotency_expiry, {"k": 0})
+    await queue.client.store.redis.zadd(queue.keys.idempotency_expiry, {"k": 0})
     result = await queue.scripts.run(calls.expire(queue.keys, 100, queue.retention))
     assert result.idempotency_keys == 1
-    assert await queue.client.redis.hexists(queue.keys.idempotency, "k") is False
+    assert await queue.client.store.redis.hexists(queue.keys.idempotency, "k") is False

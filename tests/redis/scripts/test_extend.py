@@ -12,7 +12,7 @@ async def test_renews_held_leases(queue: Queue) -> None:
     batch = await queue.claim(token="mine", lease_ms=1000)
     verdicts = await queue.scripts.run(calls.extend(queue.keys, [Lease(task_id, "mine")], 60_000))
     assert verdicts == [LeaseVerdict.RENEWED]
-    expiry = await queue.client.redis.zscore(queue.keys.active, task_id)
+    expiry = await queue.client.store.redis.zscore(queue.keys.active, task_id)
     assert expiry is not None and expiry - batch.now_ms >= 60_000
 
 

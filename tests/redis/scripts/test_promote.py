@@ -18,7 +18,7 @@ async def test_due_tasks_become_ready_in_due_order(queue: Queue) -> None:
 
     async def promoted_two() -> bool:
         await queue.scripts.run(calls.promote(queue.keys, 100))
-        return await queue.client.redis.zcard(queue.keys.ready) == 2
+        return await queue.client.store.redis.zcard(queue.keys.ready) == 2
 
     await eventually(promoted_two)
     assert await queue.members(queue.keys.ready) == sooner + later
@@ -32,7 +32,7 @@ async def test_never_early_by_redis_time(queue: Queue) -> None:
     first = await queue.scripts.run(calls.promote(queue.keys, 100))
     assert first.moved == 0
     assert first.next_due_ms is not None and first.next_due_ms > first.now_ms
-    due = await queue.client.redis.zscore(queue.keys.scheduled, task_id)
+    due = await queue.client.store.redis.zscore(queue.keys.scheduled, task_id)
     assert due == first.next_due_ms
 
 
@@ -42,7 +42,7 @@ async def test_respects_the_limit(queue: Queue) -> None:
     async def all_promoted() -> bool:
         result = await queue.scripts.run(calls.promote(queue.keys, 2))
         assert result.moved <= 2
-        return await queue.client.redis.zcard(queue.keys.ready) == 5
+        return await queue.client.store.redis.zcard(queue.keys.ready) == 5
 
     await eventually(all_promoted)
 

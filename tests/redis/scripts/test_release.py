@@ -11,7 +11,7 @@ async def test_hands_back_to_the_old_place_without_counting_the_attempt(queue: Q
     first, second = await queue.add(2)
     (held,) = (await queue.claim(1, token="mine")).tasks
     assert held.id == first
-    flags = await queue.scripts.run(calls.release(queue.keys, [HandBack(first, "mine", held.ready_ms)]))
+    flags = await queue.scripts.run(calls.release(queue.keys, [HandBack(first, "mine", "t", held.ready_ms)]))
     assert flags == [True]
     assert await queue.state(first) == "queued"
     assert await queue.members(queue.keys.ready) == [first, second]
@@ -21,7 +21,7 @@ async def test_hands_back_to_the_old_place_without_counting_the_attempt(queue: Q
 async def test_a_stale_token_is_refused(queue: Queue) -> None:
     (task_id,) = await queue.add()
     await queue.claim(token="new")
-    flags = await queue.scripts.run(calls.release(queue.keys, [HandBack(task_id, "old", 0)]))
+    flags = await queue.scripts.run(calls.release(queue.keys, [HandBack(task_id, "old", "t", 0)]))
     assert flags == [False]
     assert await queue.state(task_id) == "active"
 
@@ -30,6 +30,6 @@ async def test_a_requested_cancel_is_honoured(queue: Queue) -> None:
     (task_id,) = await queue.add()
     (held,) = (await queue.claim(token="mine")).tasks
     await queue.scripts.run(calls.cancel(queue.keys, task_id))
-    await queue.scripts.run(calls.release(queue.keys, [HandBack(task_id, "mine", held.ready_ms)]))
+    await queue.scripts.run(calls.release(queue.keys, [HandBack(task_id, "mine", "t", held.ready_ms)]))
     assert await queue.state(task_id) == "cancelled"
     assert await queue.members(queue.keys.ready) == []

@@ -16,7 +16,7 @@ async def recover(queue: Queue) -> calls.Recovery:
         result = await queue.scripts.run(calls.requeue_expired(queue.keys, 100))
         totals = calls.Recovery(totals.requeued + result.requeued, totals.dead + result.dead,
                                 totals.cancelled + result.cancelled)  # fmt: skip
-        return await queue.client.redis.zcard(queue.keys.active) == 0
+        return await queue.client.store.redis.zcard(queue.keys.active) == 0
 
     await eventually(done)
     return totals
@@ -34,8 +34,8 @@ async def test_an_expired_lease_is_requeued_and_counts_an_attempt(queue: Queue) 
     await queue.claim(lease_ms=20)
     assert await recover(queue) == calls.Recovery(1, 0, 0)
     assert await queue.state(task_id) == "queued"
-    assert await queue.client.redis.hget(queue.keys.column("token"), task_id) is None
-    error = orjson.loads(await queue.client.redis.hget(queue.keys.column("error"), task_id) or b"{}")
+    assert await queue.client.store.redis.hget(queue.keys.column("token"), task_id) is None
+    error = orjson.loads(await queue.client.store.redis.hget(queue.keys.column("error"), task_id) or b"{}")
     assert error["type"] == "LeaseExpired"
     (again,) = (await queue.claim()).tasks
     assert again.attempt == 2
@@ -69,6 +69,6 @@ async def test_a_requested_cancel_ends_cancelled(queue: Queue) -> None:
 
 async def test_an_undecodable_record_ends_dead(queue: Queue) -> None:
     (task_id,) = await queue.add(max_retries=5)
-    await queue.client.redis.hset(queue.keys.column("task"), task_id, b"\x80\x04pickle")
+    await queue.client.store.redis.hset(queue.keys.column("task"), task_id, b"\x80\x04pickle")
     await queue.claim(lease_ms=20)
     assert await recover(queue) == calls.Recovery(0, 1, 0)

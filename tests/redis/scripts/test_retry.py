@@ -15,9 +15,9 @@ async def test_a_delay_puts_the_task_in_the_retrying_set(queue: Queue) -> None:
     flags = await queue.scripts.run(calls.retry(queue.keys, [Failure(task_id, "mine", "t", ERROR, 5000)]))
     assert flags == [True]
     assert await queue.state(task_id) == "retrying"
-    due = await queue.client.redis.zscore(queue.keys.retrying, task_id)
+    due = await queue.client.store.redis.zscore(queue.keys.retrying, task_id)
     assert due is not None and 5000 <= due - batch.now_ms < 6000
-    assert await queue.client.redis.hget(queue.keys.column("error"), task_id) == ERROR
+    assert await queue.client.store.redis.hget(queue.keys.column("error"), task_id) == ERROR
     assert await queue.members(queue.keys.active) == []
 
 

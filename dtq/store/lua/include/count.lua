@@ -1,5 +1,6 @@
 -- Add `per_task` (task name -> n) to the lifetime totals and to this minute's counter of the
 -- queue's activity hash (field "<minute>:<event>"; the retention sweep trims old minutes).
+-- `event` is one of EVENTS (include events).
 local function count_event(totals, activity, now, event, per_task)
   local n = 0
   for name, c in pairs(per_task) do

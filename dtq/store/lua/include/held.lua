@@ -9,7 +9,7 @@ local function check_held(states, runs, list)
   local verdicts, kept = {}, {}
   for n = 1, #list.ids do
     local run, token = records[n], list.tokens[n]
-    if current[n] == 'active' and run and string.sub(run, -(#token + 1)) == '|' .. token then
+    if current[n] == 'active' and claimed_with(run, token) then
       verdicts[n] = 1
       kept[#kept + 1] = n
     else
@@ -26,6 +26,13 @@ local function ids_at(list, positions)
   return ids
 end
 
+-- The task names at `positions`.
+local function names_at(list, positions)
+  local names = {}
+  for i, n in ipairs(positions) do names[i] = list.names[n] end
+  return names
+end
+
 -- Among the refused entries (verdict 0), the positions of those whose task is in one of the
 -- `wanted` states (a set: state -> true) and was not claimed since the caller's claim: its run record still ends with
 -- the caller's token. Their lease lapsed, but no newer attempt started.
@@ -38,8 +45,8 @@ local function find_lapsed(states, runs, list, verdicts, wanted)
   local current, records = hmget(states, ids), hmget(runs, ids)
   local lapsed = {}
   for i, n in ipairs(refused) do
-    local run, token = records[i], list.tokens[n]
-    if wanted[current[i]] and run and string.sub(run, -(#token + 1)) == '|' .. token then
+    local token = list.tokens[n]
+    if wanted[current[i]] and claimed_with(records[i], token) then
       lapsed[#lapsed + 1] = n
     end
   end

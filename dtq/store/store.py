@@ -1,0 +1,227 @@
+"""dtq's Redis as every role sees it: one connection, the scripts, the key builders, and the reads.
+
+The producer `Client`, the `Worker`, the `Scheduler`, the operator's autoscaler and the API's
+/metrics page each hold a `Store` (or share one) instead of reaching into each other: what
+they write goes through `run`/`run_many` (one Lua script per state change), and what they read
+comes from the methods below, which are the only readers of the Lua-written fields.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from dtq import activity, browse, deadletters, heartbeat, inspection
+from dtq.activity import Minute
+from dtq.browse import TaskPage
+from dtq.deadletters import DeadPage
+from dtq.events import EVENT_NAMES, parse_totals_field
+from dtq.inspection import WorkerInfo
+from dtq.keys import GlobalKeys, QueueKeys, queue_keys
+from dtq.metrics import HISTOGRAMS, Histogram, Recorder, read_histogram
+from dtq.settings import RedisSettings
+from dtq.shards import Shards
+from dtq.store import calls
+from dtq.store.calls import Call, QueueCounts
+from dtq.store.connection import (
+    RedisClient,
+    ServerInfo,
+    check_eviction_policy,
+    create_redis,
+    inspect_server,
+    redis_errors,
+    text,
+)
+from dtq.store.scripts import Scripts
+from dtq.task import Task, TaskState
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class Counted:
+    """What a queue has counted over its life: per event and task name, and its histograms."""
+
+    totals: dict[str, dict[str, int]]  # event -> task name -> count
+    histograms: dict[str, Histogram]  # histogram name -> its buckets
+
+
+class Store:
+    """One Redis connection pool with dtq's scripts and keys on it.
+
+    Build it from the Redis settings (or hand it a client to share a pool), `await connect()`,
+    and `await close()` when done; a Store made from a client it was given leaves that client open.
+    """
+
+    def __init__(self, settings: RedisSettings, *, redis: RedisClient | None = None) -> None:
+        self.settings = settings
+        self._owns_redis = redis is None
+        self.redis: RedisClient = redis if redis is not None else create_redis(settings)
+        self.scripts = Scripts(self.redis, wait_replicas=settings.wait_replicas, wait_timeout=settings.wait_timeout)
+        self.shards = Shards(settings.shards)  # hot queues spread over several physical queues
+        self.prefix = settings.key_prefix
+        self.global_keys = GlobalKeys(self.prefix)
+        self._registered: set[str] = set()
+
+    async def connect(self) -> ServerInfo:
+        """Check that Redis is reachable and safe (noeviction), and load the scripts."""
+        info = await self.check()
+        await self.scripts.load()
+        return info
+
+    async def check(self) -> ServerInfo:
+        """What the server is, once it answers and is safe to use (raises `UnsafeRedisConfig` if not)."""
+        info = await inspect_server(self.redis, self.global_keys.embedded)
+        check_eviction_policy(info, self.settings)
+        return info
+
+    async def close(self) -> None:
+        """Release the connection pool (if this store created it)."""
+        if self._owns_redis:
+            await self.redis.aclose()
+
+    def keys(self, queue: str) -> QueueKeys:
+        """The keys of `queue` (validates the name)."""
+        return queue_keys(self.prefix, queue)
+
+    # --- writes: one script per state change ---------------------------------------------------
+
+    async def run(self, call: Call[T]) -> T:
+        """Run one script call."""
+        return await self.scripts.run(call)
+
+    async def run_many(self, batch: Sequence[Call[T]], *, durable: bool = False) -> list[T]:
+        """Run several script calls in one round trip (see `Scripts.run_many`)."""
+        return await self.scripts.run_many(batch, durable=durable)
+
+    async def register_queues(self, queues: Iterable[str]) -> None:
+        """Add `queues` to the index of known queues (once per queue and process)."""
+        new = [q for q in queues if q not in self._registered]
+        if new:
+            with redis_errors():
+                await self.redis.sadd(self.global_keys.queues, *new)
+            self._registered.update(new)
+
+    async def set_paused(self, queue: str, paused: bool) -> None:
+        """Pause or resume `queue` (every shard of a sharded queue)."""
+        names = self.shards.of(queue)
+        if paused:
+            await self.register_queues(names)
+        with redis_errors():
+            for name in names:
+                if paused:
+                    await self.redis.set(self.keys(name).paused, 1)
+                else:
+                    await self.redis.delete(self.keys(name).paused)
+
+    async def heartbeat(
+        self, worker_id: str, fields: Mapping[str, str | int | float], ttl: float, *, queues: Sequence[str] = ()
+    ) -> None:
+        """Write a worker's heartbeat record (see `heartbeat.publish`)."""
+        await heartbeat.publish(self.redis, self.global_keys, worker_id, fields, ttl, queues=queues)
+
+    async def withdraw(self, worker_id: str) -> None:
+        """Remove a worker from the registry (on a clean exit)."""
+        await heartbeat.withdraw(self.redis, self.global_keys, worker_id)
+
+    async def add_observations(self, recorder: Recorder) -> None:
+        """Add what `recorder` observed to the queues' histograms (kept for the next try on failure)."""
+        await recorder.flush(self.redis, self.keys)
+
+    # --- reads -------------------------------------------------------------------------------
+
+    async def queues(self) -> list[str]:
+        """Every queue that was ever enqueued to, sorted."""
+        with redis_errors():
+            names = await self.redis.smembers(self.global_keys.queues)
+        return sorted(text(n) for n in names)
+
+    async def locate(self, task_id: str) -> str | None:
+        """The queue holding `task_id`, by asking every known queue in one round trip."""
+        queues = await self.queues()
+        if not queues:
+            return None
+        with redis_errors():
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for queue in queues:
+                    pipe.hexists(self.keys(queue).column("state"), task_id)
+                found = await pipe.execute()
+        return next((q for q, hit in zip(queues, found, strict=True) if hit), None)
+
+    async def records(self, queue: str, task_ids: Sequence[str]) -> list[Task | None]:
+        """Whole records of tasks of one queue (None where a task does not exist)."""
+        rows = await self.run(calls.inspect(self.keys(queue), list(task_ids)))
+        return [inspection.record_from_columns(i, queue, cols) for i, cols in zip(task_ids, rows, strict=True)]
+
+    async def queue_counts(self, queues: Sequence[str]) -> dict[str, QueueCounts]:
+        """Counts of each of `queues` (a sharded queue's summed over its shards), in one round trip."""
+        physical = self.shards.expand(queues)
+        replies = await self.run_many([calls.queue_stats(self.keys(q)) for q in physical])
+        counts = dict(zip(physical, replies, strict=True))
+        return {name: calls.combined_counts([counts[q] for q in self.shards.of(name)]) for name in queues}
+
+    async def workers(self) -> list[WorkerInfo]:
+        """Live workers, from their heartbeats."""
+        return await inspection.live_workers(self.redis, self.global_keys)
+
+    async def page(
+        self,
+        queue: str,
+        state: TaskState,
+        *,
+        task: str | None = None,
+        priority: int | None = None,
+        limit: int = 50,
+        cursor: int = 0,
+    ) -> TaskPage:
+        """A page of `queue`'s tasks in `state` (run order, or newest first once finished)."""
+        return await browse.page(
+            self.scripts, self.keys(queue), state, task=task, priority=priority, limit=limit, cursor=cursor
+        )
+
+    async def activity(self, queues: Sequence[str], minutes: int) -> list[Minute]:
+        """Per-minute counts of the last `minutes`, summed over `queues`."""
+        return await activity.minutes(self.redis, [self.keys(q) for q in queues], minutes)
+
+    async def counted(self, queues: Sequence[str]) -> dict[str, Counted]:
+        """Each queue's lifetime totals and histograms, in one round trip."""
+        with redis_errors():
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for queue in queues:
+                    keys = self.keys(queue)
+                    pipe.hgetall(keys.totals)
+                    for name in HISTOGRAMS:
+                        pipe.hgetall(keys.histogram(name))
+                replies = await pipe.execute()
+        width = len(HISTOGRAMS) + 1
+        out: dict[str, Counted] = {}
+        for position, queue in enumerate(queues):
+            own = replies[position * width : (position + 1) * width]
+            histograms = {name: read_histogram(name, raw) for name, raw in zip(HISTOGRAMS, own[1:], strict=True)}
+            out[queue] = Counted(_totals(own[0]), histograms)
+        return out
+
+    # --- dead letters ------------------------------------------------------------------------
+
+    async def dead(self, queue: str, *, task: str | None, limit: int, cursor: str | None) -> DeadPage:
+        """A page of `queue`'s dead tasks, newest first."""
+        return await deadletters.page(self.scripts, self.keys(queue), task=task, limit=limit, cursor=cursor)
+
+    async def redrive(self, queue: str, *, ids: Sequence[str] | None, task: str | None) -> int:
+        """Requeue dead tasks; returns how many."""
+        return await deadletters.redrive(self.scripts, self.keys(queue), ids=ids, task=task)
+
+    async def purge_dead(self, queue: str, *, ids: Sequence[str] | None, task: str | None) -> int:
+        """Delete dead tasks; returns how many."""
+        return await deadletters.purge(self.scripts, self.keys(queue), ids=ids, task=task)
+
+
+def _totals(raw: Mapping[bytes, Any]) -> dict[str, dict[str, int]]:
+    """Totals by event and task name; fields of events dtq does not count are left out."""
+    totals: dict[str, dict[str, int]] = {event: {} for event in EVENT_NAMES}
+    for field, count in raw.items():
+        event, task = parse_totals_field(text(field))
+        if event in totals:
+            totals[event][task] = int(count)
+    return totals
