@@ -12,6 +12,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 RUN_LOCK := requirements/run.lock
 TEST_LOCK := requirements/test.lock
+IMAGE_LOCK := requirements/image.lock
 INSTALL := $(BIN)/python -m pip install --quiet --disable-pip-version-check
 UV_VERSION := 0.13.9
 UV := $(VENV)/lock-tool/bin/uv
@@ -54,11 +55,13 @@ unit: $(VENV)/.test-installed
 	$(BIN)/pytest tests/unit
 
 # Re-resolve every dependency and extra to the newest releases pyproject.toml allows; the run
-# lock is constrained by the test lock, so `make run` and `make test` get the same versions.
+# and image locks are constrained by the test lock, so `make run`, `make test` and the image
+# (services/Dockerfile: the package and its operator extra) get the same versions.
 lock:
 	test -x $(UV) || { $(PYTHON) -m venv $(VENV)/lock-tool && $(VENV)/lock-tool/bin/pip install --quiet uv==$(UV_VERSION); }
 	$(COMPILE) --all-extras --upgrade -o $(TEST_LOCK)
 	$(COMPILE) --constraint $(TEST_LOCK) -o $(RUN_LOCK)
+	$(COMPILE) --constraint $(TEST_LOCK) --extra operator -o $(IMAGE_LOCK)
 
 bench: $(VENV)/.test-installed
 	$(BIN)/pip install --quiet -r bench/requirements/harness.txt

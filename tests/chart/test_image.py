@@ -116,9 +116,12 @@ def test_variables_used_in_a_stage_are_declared_in_it() -> None:
             inherited = declared
 
 
-def test_build_stage_installs_the_package_with_the_operator_extra() -> None:
+def test_build_stage_installs_the_locked_operator_set_then_the_package() -> None:
     runs = " ".join(instructions("build", "RUN"))
-    assert "python -m venv /opt/dtq" in runs and '/opt/dtq/bin/pip install ".[operator]"' in runs
+    assert "python -m venv /opt/dtq" in runs
+    assert "/opt/dtq/bin/pip install --require-hashes -r requirements/image.lock" in runs
+    assert "/opt/dtq/bin/pip install --no-deps --no-build-isolation ." in runs
+    assert dockerignore_allows("requirements/image.lock") and not dockerignore_allows("requirements/test.lock")
     assert "PIP_NO_CACHE_DIR=1" in " ".join(instructions("build", "ENV"))
 
 

@@ -1,7 +1,7 @@
 """The locks and pyproject.toml agree, so a fresh clone runs against what the tests passed with.
 
-`make run` installs requirements/run.lock and `make test` requirements/test.lock; `make lock`
-writes both from pyproject.toml. These tests fail when someone changes a dependency, an extra or
+`make run` installs requirements/run.lock, `make test` requirements/test.lock and the image
+requirements/image.lock; `make lock` writes all three from pyproject.toml. These tests fail when someone changes a dependency, an extra or
 the build backend in pyproject.toml without refreshing the locks, and when the environment the
 tests run in is not the one the lock describes.
 """
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import tomllib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -24,6 +25,7 @@ from packaging.version import Version
 ROOT = Path(__file__).resolve().parents[2]
 RUN_LOCK = ROOT / "requirements" / "run.lock"
 TEST_LOCK = ROOT / "requirements" / "test.lock"
+IMAGE_LOCK = ROOT / "requirements" / "image.lock"  # what services/Dockerfile installs
 PIN = re.compile(r"^(?P<name>[A-Za-z0-9._-]+)==(?P<version>[^\s;\\]+)\s*(?:;\s*(?P<marker>[^\\]+?))?\s*\\?$")
 
 
@@ -46,11 +48,10 @@ def pins(lock: str) -> dict[str, Pin]:
     return found
 
 
-def requirements(pyproject: dict[str, Any], *, extras: bool) -> list[Requirement]:
-    """What the package asks for: its dependencies, the build backend, and (with `extras`) every extra."""
+def requirements(pyproject: dict[str, Any], *, extras: Sequence[str]) -> list[Requirement]:
+    """What the package asks for: its dependencies, the build backend, and those of `extras`."""
     names = [*pyproject["project"]["dependencies"], *pyproject["build-system"]["requires"]]
-    if extras:
-        names += [r for group in pyproject["project"]["optional-dependencies"].values() for r in group]
+    names += [r for extra in extras for r in pyproject["project"]["optional-dependencies"][extra]]
     return [Requirement(name) for name in names]
 
 
@@ -99,20 +100,30 @@ def pyproject() -> dict[str, Any]:
     return tomllib.loads((ROOT / "pyproject.toml").read_text())
 
 
-@pytest.mark.parametrize(("lock", "extras"), [(RUN_LOCK, False), (TEST_LOCK, True)], ids=["run", "test"])
+@pytest.mark.parametrize(("lock", "extras"), [(RUN_LOCK, ()), (IMAGE_LOCK, ("operator",)), (TEST_LOCK, None)],
+                         ids=["run", "image", "test"])  # fmt: skip
 def test_every_requirement_is_pinned_to_a_version_it_allows(
-    pyproject: dict[str, Any], lock: Path, extras: bool
+    pyproject: dict[str, Any], lock: Path, extras: tuple[str, ...] | None
 ) -> None:
-    assert disagreements(requirements(pyproject, extras=extras), pins(lock.read_text())) == [], "run `make lock`"
+    every = tuple(pyproject["project"]["optional-dependencies"]) if extras is None else extras
+    assert disagreements(requirements(pyproject, extras=every), pins(lock.read_text())) == [], "run `make lock`"
 
 
-def test_make_run_and_make_test_get_the_same_versions() -> None:
-    run, test = pins(RUN_LOCK.read_text()), pins(TEST_LOCK.read_text())
-    assert {name: pin.version for name, pin in run.items()} == {name: test[name].version for name in run}
+@pytest.mark.parametrize("lock", [RUN_LOCK, IMAGE_LOCK], ids=["run", "image"])
+def test_make_run_the_image_and_make_test_get_the_same_versions(lock: Path) -> None:
+    own, test = pins(lock.read_text()), pins(TEST_LOCK.read_text())
+    assert {name: pin.version for name, pin in own.items()} == {name: test[name].version for name in own}
+
+
+def test_the_image_installs_from_its_lock_alone() -> None:
+    dockerfile = (ROOT / "services" / "Dockerfile").read_text()
+    assert f"--require-hashes -r requirements/{IMAGE_LOCK.name}" in dockerfile
+    installs = [line for line in dockerfile.splitlines() if "pip install" in line]
+    assert all("--require-hashes" in line or "--no-deps" in line for line in installs), installs
 
 
 def test_every_pin_has_hashes() -> None:
-    for lock in (RUN_LOCK, TEST_LOCK):
+    for lock in (RUN_LOCK, IMAGE_LOCK, TEST_LOCK):
         text = lock.read_text()
         entries = [line for line in text.splitlines() if line[:1].isalnum()]
         assert len(entries) == len(pins(text)) > 0, "every entry is a name==version pin"
@@ -139,7 +150,7 @@ def test_the_environment_is_the_lock() -> None:
 def test_a_range_the_lock_does_not_meet_is_named(pyproject: dict[str, Any]) -> None:
     locked = pins(TEST_LOCK.read_text())
     changed = {**pyproject, "project": {**pyproject["project"], "dependencies": ["redis>=99", "a-new-package>=1"]}}
-    problems = disagreements(requirements(changed, extras=False), locked)
+    problems = disagreements(requirements(changed, extras=()), locked)
     assert any(p.startswith("redis>=99: the lock pins") for p in problems)
     assert "a-new-package>=1: not in the lock" in problems
 
@@ -147,4 +158,4 @@ def test_a_range_the_lock_does_not_meet_is_named(pyproject: dict[str, Any]) -> N
 def test_a_dependency_of_a_dependency_missing_from_the_lock_is_named(pyproject: dict[str, Any]) -> None:
     locked = pins(TEST_LOCK.read_text())
     del locked["hiredis"]  # asked for by redis[hiredis], not by pyproject.toml itself
-    assert disagreements(requirements(pyproject, extras=False), locked) == ["hiredis>=3.2.0: not in the lock"]
+    assert disagreements(requirements(pyproject, extras=()), locked) == ["hiredis>=3.2.0: not in the lock"]
