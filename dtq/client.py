@@ -12,20 +12,17 @@ from collections.abc import Sequence
 from types import TracebackType
 from typing import Any, Unpack
 
-from dtq.activity import Minute
-from dtq.browse import TaskPage
-from dtq.deadletters import DeadPage
 from dtq.errors import TaskFinished, TaskNotFound
-from dtq.inspection import WorkerInfo
 from dtq.keys import check_queue_name
 from dtq.registry import App, TaskDefinition
 from dtq.settings import Settings
 from dtq.store import calls
+from dtq.store.activity import Minute
+from dtq.store.browse import TaskPage
 from dtq.store.calls import Cancelled, CancelOutcome, Enqueued, QueueCounts
-from dtq.store.connection import (
-    RedisClient,
-    ServerInfo,
-)
+from dtq.store.connection import ServerInfo
+from dtq.store.deadletters import DeadPage
+from dtq.store.registry import WorkerInfo
 from dtq.store.store import Store
 from dtq.task import EnqueueOptions, PreparedTask, Task, TaskRequest, TaskState, prepare
 
@@ -36,9 +33,8 @@ class Client:
     """Talks to dtq's Redis on behalf of producers and operators.
 
     Build it with settings, then `async with Client(settings) as client:` (or `await
-    client.connect()` / `await client.close()`). Pass `store=` (or `redis=`) to share a
-    connection pool, and `app=` so tasks enqueued by name take their handler's queue, priority,
-    retries and timeout.
+    client.connect()` / `await client.close()`). Pass `store=` to share a connection pool, and
+    `app=` so tasks enqueued by name take their handler's queue, priority, retries and timeout.
     """
 
     def __init__(
@@ -46,13 +42,12 @@ class Client:
         settings: Settings,
         *,
         store: Store | None = None,
-        redis: RedisClient | None = None,
         app: App | None = None,
     ) -> None:
         self.settings = settings
         self.app = app
         self._owns_store = store is None
-        self.store = store if store is not None else Store(settings.redis, redis=redis)
+        self.store = store if store is not None else Store(settings.redis)
 
     async def __aenter__(self) -> Client:
         await self.connect()
@@ -126,10 +121,13 @@ class Client:
         await self.store.register_queues(by_queue)
         results: list[Enqueued | None] = [None] * len(prepared)
         for queue, items in by_queue.items():
-            keys = self.store.keys(queue)
             chunks = [items[i : i + ENQUEUE_CHUNK] for i in range(0, len(items), ENQUEUE_CHUNK)]
             replies = await self.store.run_many(
-                [calls.enqueue(keys, [t for _, t in chunk], self.settings.retention) for chunk in chunks], durable=True
+                [
+                    self.store.call(queue, calls.enqueue, [t for _, t in chunk], self.settings.retention)
+                    for chunk in chunks
+                ],
+                durable=True,
             )
             for chunk, reply in zip(chunks, replies, strict=True):
                 for (index, _), outcome in zip(chunk, reply, strict=True):
@@ -164,7 +162,7 @@ class Client:
         queue = self._unsharded(queue) or await self.locate(task_id)
         if queue is None:
             raise TaskNotFound(f"no task {task_id}")
-        outcome = await self.store.run(calls.cancel(self.store.keys(queue), task_id))
+        outcome = await self.store.run(self.store.call(queue, calls.cancel, task_id))
         if outcome.outcome is Cancelled.NOT_FOUND:
             raise TaskNotFound(f"no task {task_id} in queue {queue}")
         if outcome.outcome is Cancelled.ALREADY_FINAL and outcome.state != "cancelled":

@@ -25,9 +25,22 @@ QUEUE_PATTERN = rf"^{QUEUE_NAME_RULE}$"  # a queue a producer names
 SHARD_PATTERN = rf"^{QUEUE_NAME_RULE}{SHARD_SUFFIX_RULE}$"  # a queue as stored: also one shard
 QUEUE_NAME = re.compile(QUEUE_NAME_RULE + SHARD_SUFFIX_RULE)
 
-# Columns of the task table, in the order the read scripts return them. `run` packs what each
-# claim writes ("attempt|started ms|lease token") so a claim is one field write, not four.
-COLUMNS = ("task", "state", "prio", "run", "due", "result", "error", "cancel")
+# Columns of the task table: the name dtq's code uses -> the key suffix in Redis, in the order
+# the read scripts return them. `spec` is the stored record of what to run (a dtq.task.TaskSpec,
+# whose `task` is its handler's name); it keeps the suffix `t:task` it had before the two names
+# were told apart, so tasks already stored still read. `run` packs what each claim writes
+# ("attempt|started ms|lease token", dtq.runs) so a claim is one field write, not four.
+COLUMN_SUFFIXES = {
+    "spec": "task",
+    "state": "state",
+    "prio": "prio",
+    "run": "run",
+    "due": "due",
+    "result": "result",
+    "error": "error",
+    "cancel": "cancel",
+}
+COLUMNS = tuple(COLUMN_SUFFIXES)
 
 
 def check_queue_name(name: str) -> str:
@@ -123,8 +136,8 @@ class QueueKeys:
         return f"{self.base}histogram:{name}"
 
     def column(self, name: str) -> str:
-        """hash: one field of the task table, keyed by task id."""
-        return f"{self.base}t:{name}"
+        """hash: one column of the task table (a name of COLUMNS), keyed by task id."""
+        return f"{self.base}t:{COLUMN_SUFFIXES[name]}"
 
     @property
     def columns(self) -> tuple[str, ...]:

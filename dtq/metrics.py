@@ -1,18 +1,16 @@
 """Latency histograms a worker keeps in memory and adds to Redis now and then.
 
-Observing costs a bisect and two increments; the heartbeat adds the accumulated counts to
-per-queue hashes (one pipelined round trip), so the API's /metrics can show task duration and
-pickup latency for the whole fleet, and counts survive API restarts.
+Observing costs a bisect and two increments; the worker hands the accumulated counts to
+`Store.add_observations` (one pipelined round trip into per-queue hashes, see
+dtq.store.histograms), so the API's /metrics can show task duration and pickup latency for the
+whole fleet, and counts survive API restarts.
 """
 
 from __future__ import annotations
 
 import bisect
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-
-from dtq.keys import QueueKeys
-from dtq.store.connection import RedisClient, redis_errors
 
 DURATION_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0)
 PICKUP_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0, 30.0)
@@ -44,26 +42,15 @@ class Recorder:
         counts.total += seconds
         counts.count += 1
 
-    async def flush(self, redis: RedisClient, keys_for: Callable[[str], QueueKeys]) -> None:
-        """Add everything observed to Redis; on failure the counts are kept for the next try."""
-        if not self.pending:
-            return
+    def take(self) -> dict[tuple[str, str], Counts]:
+        """Everything observed since the last take; `give_back` it if it could not be stored."""
         pending, self.pending = self.pending, {}
-        try:
-            with redis_errors():
-                async with redis.pipeline(transaction=False) as pipe:
-                    for (queue, name), counts in pending.items():
-                        key = keys_for(queue).histogram(name)
-                        for bound, n in zip(_labels(HISTOGRAMS[name]), counts.buckets, strict=True):
-                            if n:
-                                pipe.hincrby(key, bound, n)
-                        pipe.hincrbyfloat(key, "sum", counts.total)
-                        pipe.hincrby(key, "count", counts.count)
-                    await pipe.execute()
-        except BaseException:
-            for (queue, name), counts in pending.items():
-                self._merge(queue, name, counts)
-            raise
+        return pending
+
+    def give_back(self, pending: Mapping[tuple[str, str], Counts]) -> None:
+        """Merge counts that `take` returned back in (their write to Redis failed)."""
+        for (queue, name), counts in pending.items():
+            self._merge(queue, name, counts)
 
     def _merge(self, queue: str, name: str, counts: Counts) -> None:
         mine = self.pending.setdefault((queue, name), Counts([0] * len(counts.buckets)))
@@ -72,25 +59,7 @@ class Recorder:
         mine.count += counts.count
 
 
-def _labels(bounds: Sequence[float]) -> Iterator[str]:
+def labels(bounds: Sequence[float]) -> Iterator[str]:
+    """The bucket labels of `bounds` as the histogram hashes name them (and Prometheus shows)."""
     yield from (f"{b:g}" for b in bounds)
     yield "+Inf"
-
-
-@dataclass(frozen=True, slots=True)
-class Histogram:
-    """A histogram read back from Redis, with cumulative buckets as Prometheus wants them."""
-
-    cumulative: list[tuple[str, int]]
-    total: float
-    count: int
-
-
-def read_histogram(name: str, raw: Mapping[bytes, bytes]) -> Histogram:
-    """Decode one stored histogram hash."""
-    running = 0
-    cumulative = []
-    for label in _labels(HISTOGRAMS[name]):
-        running += int(raw.get(label.encode(), 0))
-        cumulative.append((label, running))
-    return Histogram(cumulative, float(raw.get(b"sum", 0)), int(raw.get(b"count", 0)))

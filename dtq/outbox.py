@@ -66,9 +66,8 @@ class Outbox:
         ]
 
     def _call(self, queue: str, kind: Kind, items: list[Entry]) -> Call[list[bool]]:
-        keys = self._store.keys(queue)
         if kind == "complete":
-            return calls.complete(keys, [i for i in items if isinstance(i, Success)])
+            return self._store.call(queue, calls.complete, [i for i in items if isinstance(i, Success)])
         if kind == "retry":
-            return calls.retry(keys, [i for i in items if isinstance(i, Failure)])
-        return calls.bury(keys, kind, [i for i in items if isinstance(i, Burial)])
+            return self._store.call(queue, calls.retry, [i for i in items if isinstance(i, Failure)])
+        return self._store.call(queue, calls.bury, kind, [i for i in items if isinstance(i, Burial)])

@@ -19,14 +19,12 @@ from pathlib import Path
 
 from dtq import heartbeat
 from dtq.errors import RedisUnavailable
-from dtq.keys import QueueKeys, queue_of_channel
 from dtq.settings import Settings
 from dtq.store import calls
 from dtq.store.calls import Promotion
-from dtq.store.connection import RedisClient
 from dtq.store.store import Store
+from dtq.store.wakeup import Listener
 from dtq.upkeep import connect_patiently, every, sleep_unless, stop_tasks
-from dtq.wakeup import Listener
 
 log = logging.getLogger("dtq.scheduler")
 
@@ -45,9 +43,10 @@ class SchedulerState(StrEnum):
 class Scheduler:
     """Keeps time for every queue: due tasks become ready, lost leases come back."""
 
-    def __init__(self, settings: Settings, *, redis: RedisClient | None = None) -> None:
+    def __init__(self, settings: Settings, *, store: Store | None = None) -> None:
         self.settings = settings
-        self.store = Store(settings.redis, redis=redis)
+        self._owns_store = store is None
+        self.store = store if store is not None else Store(settings.redis)
         self.state = SchedulerState.STARTING
         self.promoted = 0
         self.recovered = 0
@@ -69,9 +68,7 @@ class Scheduler:
         """Sweep until `request_stop()`."""
         try:
             await connect_patiently(self.store.connect, self._stop_requested, RECONNECT_DELAY)
-            listener = self._listener = Listener(
-                self.store.redis, self._on_notification, patterns=[self.store.global_keys.scheduler_pattern]
-            )
+            listener = self._listener = self.store.listener(self._on_notification, scheduler=True)
             self._listener_task = asyncio.create_task(listener.run(), name="dtq-scheduler-notifications")
             stamp = self.settings.scheduler.health_file
             self._stamper = asyncio.create_task(
@@ -92,7 +89,8 @@ class Scheduler:
             self._listener.stop()
         tasks = [t for t in (self._listener_task, self._stamper) if t is not None]
         await stop_tasks(tasks)
-        await self.store.close()
+        if self._owns_store:
+            await self.store.close()
         self.state = SchedulerState.STOPPED
         log.info("scheduler stopped (%d promoted, %d recovered)", self.promoted, self.recovered)
 
@@ -110,29 +108,31 @@ class Scheduler:
         await self._refresh_queues()
         if not self._queues:
             return self.settings.scheduler.poll_interval
-        keys = [self.store.keys(q) for q in self._queues]
+        queues = list(self._queues)
         pause = self.settings.scheduler.poll_interval
         for _ in range(MAX_CATCH_UP_ROUNDS):
-            promotions, more = await self._promote_and_recover(keys)
+            promotions, more = await self._promote_and_recover(queues)
             if not more:
                 pause = min(pause, self._until_next(promotions))
                 break
             pause = 0.0
-        await self._retention(keys)
+        await self._retention(queues)
         return max(pause, 0.0)
 
-    async def _promote_and_recover(self, keys: list[QueueKeys]) -> tuple[list[Promotion], bool]:
+    async def _promote_and_recover(self, queues: list[str]) -> tuple[list[Promotion], bool]:
         sc = self.settings.scheduler
-        sweep: list[calls.Call[Promotion | calls.Recovery]] = [calls.promote(k, sc.batch) for k in keys]
-        sweep += [calls.requeue_expired(k, sc.batch) for k in keys]
+        sweep: list[calls.Call[Promotion | calls.Recovery]] = [
+            self.store.call(q, calls.promote, sc.batch) for q in queues
+        ]
+        sweep += [self.store.call(q, calls.requeue_expired, sc.batch) for q in queues]
         results = await self.store.run_many(sweep)
         promotions = [r for r in results if isinstance(r, Promotion)]
         recoveries = [r for r in results if isinstance(r, calls.Recovery)]
         self.promoted += sum(p.moved for p in promotions)
-        for k, r in zip(keys, recoveries, strict=True):
+        for queue, r in zip(queues, recoveries, strict=True):
             if r.requeued or r.dead or r.cancelled:
                 log.info("queue %s: recovered expired leases: %d requeued, %d dead, %d cancelled",
-                         k.name, r.requeued, r.dead, r.cancelled)  # fmt: skip
+                         queue, r.requeued, r.dead, r.cancelled)  # fmt: skip
                 self.recovered += r.requeued + r.dead + r.cancelled
         more = any(p.moved >= sc.batch for p in promotions) or any(
             r.requeued + r.dead + r.cancelled >= sc.batch for r in recoveries
@@ -149,17 +149,20 @@ class Scheduler:
         ]
         return min(waits, default=self.settings.scheduler.poll_interval)
 
-    async def _retention(self, keys: list[QueueKeys]) -> None:
+    async def _retention(self, queues: list[str]) -> None:
         now = time.monotonic()
         if now - self._janitor_at < self.settings.scheduler.janitor_interval:
             return
         self._janitor_at = now
-        pending = keys
+        pending = queues
         for _ in range(MAX_CATCH_UP_ROUNDS):
             results = await self.store.run_many(
-                [calls.expire(k, self.settings.scheduler.batch, self.settings.retention) for k in pending]
+                [
+                    self.store.call(q, calls.expire, self.settings.scheduler.batch, self.settings.retention)
+                    for q in pending
+                ]
             )
-            pending = [k for k, r in zip(pending, results, strict=True) if r.more]
+            pending = [q for q, r in zip(pending, results, strict=True) if r.more]
             if not pending:
                 return
 
@@ -170,7 +173,7 @@ class Scheduler:
             self._queues_read_at = now
 
     def _on_notification(self, channel: str, _data: str) -> None:
-        queue = queue_of_channel(self.store.prefix, channel)
+        queue = self.store.queue_of_channel(channel)
         if queue is not None and queue not in self._queues:
             self._queues.append(queue)
         self._wake.set()

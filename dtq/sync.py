@@ -13,11 +13,11 @@ from types import TracebackType
 from typing import Any, TypeVar, Unpack
 
 from dtq.client import Client
-from dtq.deadletters import DeadPage
-from dtq.inspection import WorkerInfo
 from dtq.registry import TaskDefinition
 from dtq.settings import Settings
 from dtq.store.calls import CancelOutcome, Enqueued, QueueCounts
+from dtq.store.deadletters import DeadPage
+from dtq.store.registry import WorkerInfo
 from dtq.task import EnqueueOptions, Task, TaskRequest
 
 T = TypeVar("T")

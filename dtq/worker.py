@@ -43,11 +43,10 @@ from dtq.settings import Settings
 from dtq.shards import Shards
 from dtq.store import calls
 from dtq.store.calls import Burial, ClaimedTask, Failure, HandBack, Lease, LeaseVerdict, Success
-from dtq.store.connection import RedisClient
 from dtq.store.store import Store
+from dtq.store.wakeup import Listener
 from dtq.task import UNKNOWN_TASK_NAME, TaskSpec, decode_spec, stored_name
 from dtq.upkeep import connect_patiently, every, sleep_unless, stop_tasks
-from dtq.wakeup import Listener
 
 log = logging.getLogger("dtq.worker")
 
@@ -97,7 +96,7 @@ class Worker:
         queues: Sequence[str] | None = None,
         concurrency: int | None = None,
         burst: bool = False,
-        redis: RedisClient | None = None,
+        store: Store | None = None,
     ) -> None:
         self.app = app
         self.settings = settings
@@ -113,7 +112,8 @@ class Worker:
         self.state = WorkerState.STARTING
         self.processed = 0
         self.failed = 0
-        self.store = Store(settings.redis, redis=redis)
+        self._owns_store = store is None
+        self.store = store if store is not None else Store(settings.redis)
         self._backoff = Backoff.from_defaults(settings.tasks)
         self._lease_ms = round(settings.worker.lease * 1000)
         self._held: dict[str, Held] = {}
@@ -167,9 +167,7 @@ class Worker:
         except OSError as exc:
             raise ConfigError(f"DTQ_WORKER_HEALTH_FILE: cannot write {heartbeat_path}: {exc}") from exc
         await connect_patiently(self.store.connect, self._stop_requested, RECONNECT_DELAY)
-        listener = self._listener = Listener(
-            self.store.redis, self._on_notification, channels=[self.store.keys(q).worker_channel for q in self.queues]
-        )
+        listener = self._listener = self.store.listener(self._on_notification, worker_queues=self.queues)
         ws = self.settings.worker
         stop = self._upkeep_stop
         self._background = [
@@ -208,7 +206,8 @@ class Worker:
         except RedisUnavailable as exc:
             log.warning("could not withdraw from the worker registry: %s", exc)
         self._threads.shutdown()
-        await self.store.close()
+        if self._owns_store:
+            await self.store.close()
         self.state = WorkerState.STOPPED
         log.info("worker %s stopped (%d processed, %d failed)", self.id, self.processed, self.failed)
 
@@ -241,7 +240,7 @@ class Worker:
         if not unfinished:
             return
         try:
-            await self.store.run_many([calls.release(self.store.keys(q), items) for q, items in unfinished.items()])
+            await self.store.run_many([self.store.call(q, calls.release, items) for q, items in unfinished.items()])
             log.info("handed back %d unfinished task(s)", sum(len(v) for v in unfinished.values()))
         except RedisUnavailable as exc:
             log.warning("could not hand back tasks (%s); their leases will expire and they will be retried", exc)
@@ -297,7 +296,7 @@ class Worker:
     async def _claim(self, queue: str, count: int) -> int:
         token = self._unanswered.setdefault(queue, lease_token(self.id, next(self._claims)))
         batch = await self.store.run(
-            calls.claim(self.store.keys(queue), count=count, lease_ms=self._lease_ms, token=token,
+            self.store.call(queue, calls.claim, count=count, lease_ms=self._lease_ms, token=token,
                         order=self._priority_order(), forget=self._answered.get(queue, ""))
         )  # fmt: skip
         del self._unanswered[queue]
@@ -440,7 +439,7 @@ class Worker:
             return
         groups = list(by_queue.items())
         verdicts = await self.store.run_many(
-            [calls.extend(self.store.keys(q), [Lease(h.claimed.id, h.token) for h in hs], self._lease_ms)
+            [self.store.call(q, calls.extend, [Lease(h.claimed.id, h.token) for h in hs], self._lease_ms)
              for q, hs in groups]
         )  # fmt: skip
         for (_, helds), flags in zip(groups, verdicts, strict=True):

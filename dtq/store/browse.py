@@ -5,11 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from dtq.inspection import record_from_columns
 from dtq.keys import QueueKeys
 from dtq.priority import band as priority_band
 from dtq.store import calls
 from dtq.store.connection import redis_errors, text
+from dtq.store.inspection import record_from_columns
 from dtq.store.scripts import Scripts
 from dtq.task import Task, TaskState
 

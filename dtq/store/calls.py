@@ -88,7 +88,7 @@ def enqueue(keys: QueueKeys, tasks: Sequence[PreparedTask], retention: Retention
             outcomes[index] = Enqueued(Stored(int(reply[at])), _text(reply[at + 1]), TaskState(_text(reply[at + 2])))
         return [o for o in outcomes if o is not None]
 
-    columns = (keys.column("task"), keys.column("state"), keys.column("prio"))
+    columns = (keys.column("spec"), keys.column("state"), keys.column("prio"))
     return Call(
         "enqueue",
         (keys.ready, keys.scheduled, *columns, keys.column("due"), keys.idempotency, keys.idempotency_expiry,
@@ -149,7 +149,7 @@ def claim(keys: QueueKeys, *, count: int, lease_ms: int, token: str, order: str,
             keys.ready,
             keys.active,
             keys.paused,
-            keys.column("task"),
+            keys.column("spec"),
             keys.column("state"),
             keys.column("run"),
             keys.claim_prefix,
@@ -352,7 +352,7 @@ class Recovery:
 
 def requeue_expired(keys: QueueKeys, limit: int) -> Call[Recovery]:
     """Recover tasks whose lease expired."""
-    cols = ("task", "state", "run", "prio", "error", "cancel")
+    cols = ("spec", "state", "run", "prio", "error", "cancel")
     return Call(
         "requeue_expired",
         (keys.active, keys.ready, keys.dead, *(keys.column(c) for c in cols), keys.cancelled, keys.totals,
@@ -415,7 +415,7 @@ def cancel(keys: QueueKeys, task_id: str) -> Call[CancelOutcome]:
     return Call(
         "cancel",
         (keys.ready, keys.scheduled, keys.retrying, keys.cancelled, keys.column("state"), keys.column("cancel"),
-         keys.activity, keys.column("task"), keys.totals),
+         keys.activity, keys.column("spec"), keys.totals),
         (task_id, keys.worker_channel),
         lambda reply: CancelOutcome(Cancelled(int(reply[0])), _text(reply[1])),
     )  # fmt: skip

@@ -6,10 +6,10 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from dtq.inspection import record_from_columns
 from dtq.keys import QueueKeys
 from dtq.store import calls
 from dtq.store.connection import redis_errors, text
+from dtq.store.inspection import record_from_columns
 from dtq.store.scripts import Scripts
 from dtq.task import Task
 

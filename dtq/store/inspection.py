@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 import msgspec
 
-from dtq.keys import GlobalKeys
 from dtq.runs import Run
-from dtq.store.connection import RedisClient, redis_errors, text
 from dtq.task import Task, TaskError, TaskSpec, TaskState, decode_spec, from_ms
 
 _decode_error = msgspec.json.Decoder(TaskError).decode
@@ -40,7 +36,7 @@ def record_from_columns(task_id: str, queue: str, cols: Mapping[str, bytes | Non
     state = cols.get("state")
     if state is None:
         return None
-    raw_spec = cols.get("task")
+    raw_spec = cols.get("spec")
     spec: TaskSpec | None = None
     if raw_spec is not None:
         try:
@@ -86,58 +82,3 @@ def _decode_task_error(raw: bytes | None) -> TaskError | None:
         return _decode_error(raw)
     except (msgspec.DecodeError, msgspec.ValidationError):
         return TaskError(type="Unknown", message=raw.decode(errors="replace"))
-
-
-@dataclass(frozen=True, slots=True)
-class WorkerInfo:
-    """One live worker, as its last heartbeat described it."""
-
-    id: str
-    host: str
-    pid: int
-    queues: list[str]
-    concurrency: int
-    in_flight: int
-    processed: int
-    failed: int
-    state: str
-    started_at: float
-    heartbeat_at: float
-
-    @property
-    def heartbeat_age(self) -> float:
-        """Seconds since the last heartbeat, by this machine's clock."""
-        return max(0.0, time.time() - self.heartbeat_at)
-
-
-async def live_workers(redis: RedisClient, keys: GlobalKeys) -> list[WorkerInfo]:
-    """Workers whose heartbeat record has not expired; forgets the ones that have."""
-    with redis_errors():
-        ids = [text(raw) for raw in await redis.zrange(keys.workers, 0, -1)]
-        if not ids:
-            return []
-        async with redis.pipeline(transaction=False) as pipe:
-            for worker_id in ids:
-                pipe.hgetall(keys.worker(worker_id))
-            records: list[dict[bytes, bytes]] = await pipe.execute()
-        gone = [worker_id for worker_id, record in zip(ids, records, strict=True) if not record]
-        if gone:
-            await redis.zrem(keys.workers, *gone)
-    return [_worker(record) for record in records if record]
-
-
-def _worker(record: dict[bytes, bytes]) -> WorkerInfo:
-    text = {k.decode(): v.decode() for k, v in record.items()}
-    return WorkerInfo(
-        id=text.get("id", "?"),
-        host=text.get("host", "?"),
-        pid=int(text.get("pid", 0)),
-        queues=[q for q in text.get("queues", "").split(",") if q],
-        concurrency=int(text.get("concurrency", 0)),
-        in_flight=int(text.get("in_flight", 0)),
-        processed=int(text.get("processed", 0)),
-        failed=int(text.get("failed", 0)),
-        state=text.get("state", "?"),
-        started_at=float(text.get("started_at", 0)),
-        heartbeat_at=float(text.get("heartbeat_at", 0)),
-    )

@@ -8,21 +8,18 @@ comes from the methods below, which are the only readers of the Lua-written fiel
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
-from dtq import activity, browse, deadletters, heartbeat, inspection
-from dtq.activity import Minute
-from dtq.browse import TaskPage
-from dtq.deadletters import DeadPage
 from dtq.events import EVENT_NAMES, parse_totals_field
-from dtq.inspection import WorkerInfo
-from dtq.keys import GlobalKeys, QueueKeys, queue_keys
-from dtq.metrics import HISTOGRAMS, Histogram, Recorder, read_histogram
+from dtq.keys import GlobalKeys, QueueKeys, queue_keys, queue_of_channel
+from dtq.metrics import HISTOGRAMS, Recorder
 from dtq.settings import RedisSettings
 from dtq.shards import Shards
-from dtq.store import calls
+from dtq.store import activity, browse, calls, deadletters, histograms, inspection, registry
+from dtq.store.activity import Minute
+from dtq.store.browse import TaskPage
 from dtq.store.calls import Call, QueueCounts
 from dtq.store.connection import (
     RedisClient,
@@ -33,10 +30,15 @@ from dtq.store.connection import (
     redis_errors,
     text,
 )
+from dtq.store.deadletters import DeadPage
+from dtq.store.histograms import Histogram, read_histogram
+from dtq.store.registry import WorkerInfo
 from dtq.store.scripts import Scripts
+from dtq.store.wakeup import Listener
 from dtq.task import Task, TaskState
 
 T = TypeVar("T")
+P = ParamSpec("P")
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +87,27 @@ class Store:
         """The keys of `queue` (validates the name)."""
         return queue_keys(self.prefix, queue)
 
+    def call(
+        self, queue: str, build: Callable[Concatenate[QueueKeys, P], Call[T]], *args: P.args, **kwargs: P.kwargs
+    ) -> Call[T]:
+        """The call `build` (one of dtq.store.calls) makes for `queue`'s keys."""
+        return build(self.keys(queue), *args, **kwargs)
+
+    def listener(
+        self, on_message: Callable[[str, str], None], *, worker_queues: Sequence[str] = (), scheduler: bool = False
+    ) -> Listener:
+        """A subscription to the wake-ups of workers of `worker_queues`, and/or those for schedulers."""
+        return Listener(
+            self.redis,
+            on_message,
+            channels=[self.keys(q).worker_channel for q in worker_queues],
+            patterns=[self.global_keys.scheduler_pattern] if scheduler else [],
+        )
+
+    def queue_of_channel(self, channel: str) -> str | None:
+        """The queue a notification channel belongs to (None for a channel of no queue)."""
+        return queue_of_channel(self.prefix, channel)
+
     # --- writes: one script per state change ---------------------------------------------------
 
     async def run(self, call: Call[T]) -> T:
@@ -118,16 +141,16 @@ class Store:
     async def heartbeat(
         self, worker_id: str, fields: Mapping[str, str | int | float], ttl: float, *, queues: Sequence[str] = ()
     ) -> None:
-        """Write a worker's heartbeat record (see `heartbeat.publish`)."""
-        await heartbeat.publish(self.redis, self.global_keys, worker_id, fields, ttl, queues=queues)
+        """Write a worker's heartbeat record (see `registry.publish`)."""
+        await registry.publish(self.redis, self.global_keys, worker_id, fields, ttl, queues=queues)
 
     async def withdraw(self, worker_id: str) -> None:
         """Remove a worker from the registry (on a clean exit)."""
-        await heartbeat.withdraw(self.redis, self.global_keys, worker_id)
+        await registry.withdraw(self.redis, self.global_keys, worker_id)
 
     async def add_observations(self, recorder: Recorder) -> None:
         """Add what `recorder` observed to the queues' histograms (kept for the next try on failure)."""
-        await recorder.flush(self.redis, self.keys)
+        await histograms.add(self.redis, self.keys, recorder)
 
     # --- reads -------------------------------------------------------------------------------
 
@@ -163,7 +186,7 @@ class Store:
 
     async def workers(self) -> list[WorkerInfo]:
         """Live workers, from their heartbeats."""
-        return await inspection.live_workers(self.redis, self.global_keys)
+        return await registry.live_workers(self.redis, self.global_keys)
 
     async def page(
         self,
@@ -198,8 +221,8 @@ class Store:
         out: dict[str, Counted] = {}
         for position, queue in enumerate(queues):
             own = replies[position * width : (position + 1) * width]
-            histograms = {name: read_histogram(name, raw) for name, raw in zip(HISTOGRAMS, own[1:], strict=True)}
-            out[queue] = Counted(_totals(own[0]), histograms)
+            stored = {name: read_histogram(name, raw) for name, raw in zip(HISTOGRAMS, own[1:], strict=True)}
+            out[queue] = Counted(_totals(own[0]), stored)
         return out
 
     # --- dead letters ------------------------------------------------------------------------

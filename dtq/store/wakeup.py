@@ -15,7 +15,7 @@ import redis.exceptions as rex
 
 from dtq.store.connection import RedisClient, spread_start, subscriber
 
-log = logging.getLogger("dtq.wakeup")
+log = logging.getLogger("dtq.store.wakeup")
 
 RECONNECT_DELAY = 0.5
 READ_TIMEOUT = 1.0  # seconds a read waits before the listener checks whether it should stop

@@ -10,9 +10,9 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
-from dtq.deadletters import DeadPage
-from dtq.inspection import WorkerInfo
 from dtq.store.calls import QueueCounts
+from dtq.store.deadletters import DeadPage
+from dtq.store.registry import WorkerInfo
 from dtq.task import Task, public_shape, rfc3339
 
 console = Console()

@@ -258,7 +258,7 @@ async def consistency(client: Client, queue: str = "default") -> list[str]:
     keys = client.store.keys(queue)
     sets = {"queued": keys.ready, "scheduled": keys.scheduled, "retrying": keys.retrying, "active": keys.active,
             "succeeded": keys.succeeded, "cancelled": keys.cancelled, "dead": keys.dead}  # fmt: skip
-    names = [keys.column("state"), keys.column("task"), keys.column("run"), *sets.values()]
+    names = [keys.column("state"), keys.column("spec"), keys.column("run"), *sets.values()]
     replies = await client.store.redis.eval(SNAPSHOT, len(names), *names)  # type: ignore[misc]
     flat = replies[0]
     states = {flat[i].decode(): flat[i + 1].decode() for i in range(0, len(flat), 2)}

@@ -48,7 +48,7 @@ async def test_full_memory_refuses_enqueue_and_keeps_work_flowing(tmp_path: Path
         assert refusal is not None, "Redis never filled up"
         code = refusal.json()["error"]["code"]
         acked = ledger.count("ok")
-        stored = await admin.hlen(cluster.client.store.keys(QUEUE).column("task"))
+        stored = await admin.hlen(cluster.client.store.keys(QUEUE).column("spec"))
         half_written = await consistency(cluster.client)
         await cluster.client.resume(QUEUE)  # DEL is allowed under maxmemory
 

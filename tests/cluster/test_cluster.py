@@ -19,8 +19,8 @@ from dtq.keys import queue_keys
 from dtq.settings import Settings
 from dtq.store.calls import Stored
 from dtq.store.connection import subscriber
+from dtq.store.wakeup import Listener
 from dtq.task import TaskState
-from dtq.wakeup import Listener
 from tests.conftest import tuned
 from tests.redis.scripts.conftest import eventually
 from tests.support.redis_cluster import Cluster

@@ -15,7 +15,7 @@ import dtq
 from dtq.client import Client
 from dtq.keys import queue_keys
 from dtq.settings import Settings
-from dtq.wakeup import Listener
+from dtq.store.wakeup import Listener
 from tests.cluster.test_cluster import spread_queues
 from tests.conftest import make_settings
 from tests.redis.scripts.conftest import eventually

@@ -130,7 +130,7 @@ async def test_dead_letters_page_newest_first_filter_and_redrive(client: Client,
     def boom(payload: int) -> None:
         raise RuntimeError(f"boom {payload}")
 
-    producer = Client(settings, redis=client.store.redis, app=app)
+    producer = Client(settings, store=client.store, app=app)
     for n in range(7):
         await producer.enqueue("boom", n)
         await producer.enqueue("fail", {"message": f"other {n}"})
@@ -156,7 +156,7 @@ async def test_dead_letters_page_newest_first_filter_and_redrive(client: Client,
 
 async def test_retention_deletes_finished_records_and_memory_returns(client: Client) -> None:
     fast = tuned(client.settings, retention={"finished": 0.2, "dead": 0.2, "idempotency": 0.2})
-    producer = Client(fast, redis=client.store.redis, app=dtq.App())
+    producer = Client(fast, store=client.store, app=dtq.App())
     ok = await producer.enqueue("echo", 1, key="once")
     dead = await producer.enqueue("fail")
     await run_burst(fast)

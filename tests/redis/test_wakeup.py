@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 
 from dtq.client import Client
-from dtq.wakeup import READ_TIMEOUT, Listener
+from dtq.store.wakeup import READ_TIMEOUT, Listener
 
 
 async def test_delivers_messages_and_stops_on_its_flag(client: Client) -> None:

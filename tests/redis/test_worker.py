@@ -62,7 +62,7 @@ async def test_failures_retry_with_backoff_then_die_after_max_retries_plus_one(
         attempts.append((ctx.attempt, time.monotonic()))
         raise ValueError(f"attempt {ctx.attempt}")
 
-    task = await Client(settings, redis=client.store.redis, app=app).enqueue("flaky")
+    task = await Client(settings, store=client.store, app=app).enqueue("flaky")
     scheduler = dtq.Scheduler(settings)
     sweeping = asyncio.create_task(scheduler.run())
     worker = Worker(app, settings)
@@ -100,7 +100,7 @@ async def test_retry_overrides_the_delay_and_abort_dies_at_once(client: Client, 
     async def hopeless(_payload: None) -> None:
         raise dtq.Abort("the account is closed")
 
-    producer = Client(settings, redis=client.store.redis, app=app)
+    producer = Client(settings, store=client.store, app=app)
     retried = await producer.enqueue("once_more")
     aborted = await producer.enqueue("hopeless")
     await run_burst(app, settings)
@@ -127,7 +127,7 @@ async def test_async_timeout_cancels_and_sync_timeout_abandons_the_thread(client
     def stuck(_payload: None) -> None:
         release.wait(10)
 
-    producer = Client(settings, redis=client.store.redis, app=app)
+    producer = Client(settings, store=client.store, app=app)
     a = await producer.enqueue("slow")
     b = await producer.enqueue("stuck")
     worker = Worker(app, settings, burst=True, concurrency=2)
@@ -170,10 +170,10 @@ async def test_a_record_that_is_not_dtq_json_is_dead_lettered_not_run(client: Cl
     foreign = await client.enqueue("victim", 2)
     keys = client.store.keys("default")
     await client.store.redis.hset(
-        keys.column("task"), pickled.id, b"\x80\x04\x95\x0c\x00\x00\x00\x00\x00\x00\x00\x8c\x02os"
+        keys.column("spec"), pickled.id, b"\x80\x04\x95\x0c\x00\x00\x00\x00\x00\x00\x00\x8c\x02os"
     )
     await client.store.redis.hset(
-        keys.column("task"), foreign.id, msgspec.json.encode({"task": "os.system", "payload": "x"})
+        keys.column("spec"), foreign.id, msgspec.json.encode({"task": "os.system", "payload": "x"})
     )
     await run_burst(app, settings)
     assert ran == []

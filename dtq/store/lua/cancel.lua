@@ -10,7 +10,7 @@
 -- KEYS[5] dtq:{q}:t:state   hash
 -- KEYS[6] dtq:{q}:t:cancel  hash id -> ms of the request
 -- KEYS[7] dtq:{q}:activity  hash "<minute>:<event>" -> n
--- KEYS[8] dtq:{q}:t:task    hash id -> task JSON (for the task name the totals count by)
+-- KEYS[8] dtq:{q}:t:task    hash (column `spec`) id -> task JSON (for the task name the totals count by)
 -- KEYS[9] dtq:{q}:totals    hash "<event>|<task name>" -> n
 -- ARGV[1] task id   ARGV[2] worker channel
 -- Returns: {code, state}: 1 = cancelled now, 2 = cancel requested (the task is active),
@@ -18,7 +18,7 @@
 -- @include now
 -- @include count
 -- @include spec
-local ready, scheduled, retrying, cancelled, states, cancels, activity, tasks, totals =
+local ready, scheduled, retrying, cancelled, states, cancels, activity, spec_col, totals =
   KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9]
 local id, worker_channel = ARGV[1], ARGV[2]
 
@@ -30,7 +30,7 @@ if waiting_in[state] then
   redis.call('ZREM', waiting_in[state], id)
   redis.call('HSET', states, id, 'cancelled')
   redis.call('ZADD', cancelled, now, id)
-  count_event(totals, activity, now, 'cancelled', {[name_of(decode_spec(redis.call('HGET', tasks, id)))] = 1})
+  count_event(totals, activity, now, 'cancelled', {[name_of(decode_spec(redis.call('HGET', spec_col, id)))] = 1})
   return {1, 'cancelled'}
 end
 if state == 'active' then

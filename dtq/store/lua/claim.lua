@@ -16,7 +16,7 @@
 -- KEYS[1] dtq:{q}:ready   zset
 -- KEYS[2] dtq:{q}:active  zset
 -- KEYS[3] dtq:{q}:paused  string
--- KEYS[4] dtq:{q}:t:task  hash id -> record JSON
+-- KEYS[4] dtq:{q}:t:task  hash (column `spec`) id -> record JSON
 -- KEYS[5] dtq:{q}:t:state hash id -> state
 -- KEYS[6] dtq:{q}:t:run   hash id -> "attempt|started ms|lease token"
 -- KEYS[7] dtq:{q}:claim:  prefix; + token = string "id@ready ms,..." of that claim
@@ -34,7 +34,7 @@
 -- @include band
 -- @include bulk
 -- @include run
-local ready, active, paused, tasks, states, runs, dead, errors =
+local ready, active, paused, spec_col, states, runs, dead, errors =
   KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[8], KEYS[9]
 local record = KEYS[7] .. ARGV[3]
 local want, lease, token, order = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3], ARGV[4]
@@ -48,7 +48,7 @@ if earlier then
   -- A repeat: answer with what this token claimed and still holds, or can take back.
   local ids, ready_at = {}, {}
   for id, at in string.gmatch(earlier, '([^@,]+)@(%d+)') do ids[#ids + 1] = id; ready_at[#ids] = at end
-  local current, runs_now, specs = hmget(states, ids), hmget(runs, ids), hmget(tasks, ids)
+  local current, runs_now, specs = hmget(states, ids), hmget(runs, ids), hmget(spec_col, ids)
   local out = {now, 0}
   local back, w_state, w_run, w_active = {}, {}, {}, {}
   for n, id in ipairs(ids) do
@@ -103,7 +103,7 @@ if #popped == 0 then return {now, 0} end
 
 local ids = {}
 for i = 1, #popped, 2 do ids[#ids + 1] = popped[i] end
-local specs, previous = hmget(tasks, ids), hmget(runs, ids)
+local specs, previous = hmget(spec_col, ids), hmget(runs, ids)
 local expiry = now + lease
 local out = {now, redis.call('ZCARD', ready)}
 local w_state, w_run, w_active, remembered = {}, {}, {}, {}

@@ -6,7 +6,7 @@
 --
 -- KEYS[1]  dtq:{q}:ready     zset
 -- KEYS[2]  dtq:{q}:scheduled zset
--- KEYS[3]  dtq:{q}:t:task    hash
+-- KEYS[3]  dtq:{q}:t:task    hash (column `spec`)
 -- KEYS[4]  dtq:{q}:t:state   hash
 -- KEYS[5]  dtq:{q}:t:prio    hash
 -- KEYS[6]  dtq:{q}:t:due     hash id -> due ms
@@ -25,7 +25,7 @@
 -- @include band
 -- @include bulk
 -- @include count
-local ready, scheduled, tasks, states, prios, dues, idem, idem_exp, totals, stats =
+local ready, scheduled, spec_col, states, prios, dues, idem, idem_exp, totals, stats =
   KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10]
 local idem_ttl, worker_channel, scheduler_channel = tonumber(ARGV[1]), ARGV[2], ARGV[3]
 local now = now_ms()
@@ -90,7 +90,7 @@ for n, id in ipairs(ids) do
 end
 
 if #w_task > 0 then
-  bulk('HSET', tasks, w_task)
+  bulk('HSET', spec_col, w_task)
   bulk('HSET', states, w_state)
   bulk('HSET', prios, w_prio)
   if #w_due > 0 then bulk('HSET', dues, w_due) end

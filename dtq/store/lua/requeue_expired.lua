@@ -8,7 +8,7 @@
 -- KEYS[1]  dtq:{q}:active    zset
 -- KEYS[2]  dtq:{q}:ready     zset
 -- KEYS[3]  dtq:{q}:dead      zset
--- KEYS[4]  dtq:{q}:t:task    hash
+-- KEYS[4]  dtq:{q}:t:task    hash (column `spec`)
 -- KEYS[5]  dtq:{q}:t:state   hash
 -- KEYS[6]  dtq:{q}:t:run     hash
 -- KEYS[7]  dtq:{q}:t:prio    hash
@@ -26,7 +26,7 @@
 -- @include count
 -- @include spec
 -- @include settle_cancelled
-local active, ready, dead, tasks, states, runs, prios, errors, cancels, cancelled, totals, stats =
+local active, ready, dead, spec_col, states, runs, prios, errors, cancels, cancelled, totals, stats =
   KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10], KEYS[11], KEYS[12]
 local limit, worker_channel = tonumber(ARGV[1]), ARGV[2]
 local now = now_ms()
@@ -34,7 +34,7 @@ local now = now_ms()
 local ids = redis.call('ZRANGE', active, '-inf', now, 'BYSCORE', 'LIMIT', 0, limit)
 if #ids == 0 then return {0, 0, 0} end
 bulk('ZREM', active, ids)
-local specs, records, levels = hmget(tasks, ids), hmget(runs, ids), hmget(prios, ids)
+local specs, records, levels = hmget(spec_col, ids), hmget(runs, ids), hmget(prios, ids)
 local decoded, names = {}, {}
 for n = 1, #ids do
   decoded[n] = decode_spec(specs[n])

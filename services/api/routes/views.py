@@ -7,10 +7,10 @@ from typing import Any
 import orjson
 from fastapi.responses import Response
 
-from dtq.activity import Minute
 from dtq.events import EVENT_NAMES
-from dtq.inspection import WorkerInfo
+from dtq.store.activity import Minute
 from dtq.store.calls import QueueCounts
+from dtq.store.registry import WorkerInfo
 from dtq.task import from_ms, rfc3339
 
 

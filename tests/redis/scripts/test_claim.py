@@ -54,7 +54,7 @@ async def test_weighted_order_visits_levels_in_the_given_order(queue: Queue) -> 
 
 async def test_a_task_whose_record_is_missing_is_still_claimed_for_dead_lettering(queue: Queue) -> None:
     (task_id,) = await queue.add(1)
-    await queue.client.store.redis.hdel(queue.keys.column("task"), task_id)
+    await queue.client.store.redis.hdel(queue.keys.column("spec"), task_id)
     (claimed,) = (await queue.claim()).tasks
     assert claimed.id == task_id and claimed.spec is None
 

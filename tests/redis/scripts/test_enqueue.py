@@ -74,7 +74,7 @@ async def test_large_batches_are_stored_whole(queue: Queue) -> None:
     ids = await queue.add(9000)
     assert len(set(ids)) == 9000
     assert await queue.client.store.redis.zcard(queue.keys.ready) == 9000
-    assert await queue.client.store.redis.hlen(queue.keys.column("task")) == 9000
+    assert await queue.client.store.redis.hlen(queue.keys.column("spec")) == 9000
 
 
 async def test_counts_the_enqueued_tasks_per_name(queue: Queue) -> None:

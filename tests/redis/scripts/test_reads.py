@@ -9,7 +9,7 @@ from tests.redis.scripts.conftest import Queue
 async def test_inspect_returns_every_column_and_none_for_unknown_ids(queue: Queue) -> None:
     (task_id,) = await queue.add(priority=7)
     known, unknown = await queue.scripts.run(calls.inspect(queue.keys, [task_id, "nope"]))
-    assert known["state"] == b"queued" and known["prio"] == b"7" and known["task"] is not None
+    assert known["state"] == b"queued" and known["prio"] == b"7" and known["spec"] is not None
     assert all(value is None for value in unknown.values())
 
 
