@@ -59,12 +59,13 @@ def describe(exc: BaseException, *, with_traceback: bool = True) -> TaskError:
 
 
 class ThreadRunner:
-    """The pool sync handlers run in, counting threads abandoned past their timeout."""
+    """The pool sync handlers run in; tells `on_abandoned` and `on_returned` about threads left
+    running past their timeout (the worker's slots count them)."""
 
-    def __init__(self, size: int, on_thread_returned: Callable[[], None]) -> None:
+    def __init__(self, size: int, on_abandoned: Callable[[], None], on_returned: Callable[[], None]) -> None:
         self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=size, thread_name_prefix="dtq-task")
-        self._on_thread_returned = on_thread_returned
-        self.abandoned = 0
+        self._on_abandoned = on_abandoned
+        self._on_returned = on_returned
 
     async def run(self, call: Callable[[], Any]) -> Any:
         """Run `call` in a thread. If the caller is cancelled first, the thread cannot be stopped:
@@ -74,7 +75,7 @@ class ThreadRunner:
             return await asyncio.wrap_future(future)
         except asyncio.CancelledError:
             if not future.done():
-                self.abandoned += 1
+                self._on_abandoned()
                 loop = asyncio.get_running_loop()
                 future.add_done_callback(lambda _: self._notify(loop))
             raise
@@ -82,11 +83,7 @@ class ThreadRunner:
     def _notify(self, loop: asyncio.AbstractEventLoop) -> None:
         # If the worker already stopped and closed its loop, there is nobody left to tell.
         with contextlib.suppress(RuntimeError):
-            loop.call_soon_threadsafe(self._returned)
-
-    def _returned(self) -> None:
-        self.abandoned -= 1
-        self._on_thread_returned()
+            loop.call_soon_threadsafe(self._on_returned)
 
     def shutdown(self) -> None:
         """Stop accepting work; running threads are not waited for."""

@@ -7,6 +7,7 @@ Redis answered; on an error they stay for the next flush.
 
 from __future__ import annotations
 
+import asyncio
 from collections import defaultdict
 from dataclasses import dataclass
 from typing import Literal
@@ -36,6 +37,7 @@ class Outbox:
         self._store = store
         self._pending: dict[tuple[str, Kind], list[Entry]] = defaultdict(list)
         self._count = 0
+        self._filled = asyncio.Event()  # set by add(), so the recording loop sleeps while it is empty
 
     def __len__(self) -> int:
         return self._count
@@ -44,6 +46,13 @@ class Outbox:
         """Queue one outcome for the next flush."""
         self._pending[(queue, kind)].append(entry)
         self._count += 1
+        self._filled.set()
+
+    async def wait_for_entries(self) -> None:
+        """Return once an outcome is waiting to be flushed."""
+        while not self._count:
+            self._filled.clear()
+            await self._filled.wait()
 
     async def flush(self) -> list[Recorded]:
         """Record everything pending in one round trip; raises (keeping entries) if Redis fails."""

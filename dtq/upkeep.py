@@ -11,8 +11,12 @@ from dtq.errors import RedisUnavailable
 log = logging.getLogger("dtq.upkeep")
 
 
-async def every(interval: float, name: str, step: Callable[[], Awaitable[None]], stop: asyncio.Event) -> None:
-    """Run `step` every `interval` seconds until `stop` is set; a failing step never ends the loop."""
+async def every(
+    interval: float, name: str, step: Callable[[], Awaitable[None]], stop: asyncio.Event | None = None
+) -> None:
+    """Run `step` every `interval` seconds until `stop` is set (without one: until cancelled); a
+    failing step never ends the loop."""
+    stop = stop or asyncio.Event()
     while not stop.is_set():
         try:
             await step()
@@ -43,6 +47,16 @@ async def sleep_unless(event: asyncio.Event, seconds: float) -> bool:
     except TimeoutError:
         return False
     return True
+
+
+async def first_of(*waits: Awaitable[object], timeout: float | None = None) -> None:
+    """Wait until the first of `waits` is done (or `timeout` seconds pass), then cancel the rest."""
+    tasks = [asyncio.ensure_future(w) for w in waits]
+    try:
+        await asyncio.wait(tasks, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in tasks:
+            task.cancel()
 
 
 async def stop_tasks(tasks: list[asyncio.Task[None]], grace: float = 3.0) -> None:

@@ -41,12 +41,13 @@ from dtq.registry import App, TaskDefinition
 from dtq.runs import lease_token, safe_in_token
 from dtq.settings import Settings
 from dtq.shards import Shards
+from dtq.slots import Slots
 from dtq.store import calls
 from dtq.store.calls import Burial, ClaimedTask, Failure, HandBack, Lease, LeaseVerdict, Success
 from dtq.store.store import Store
 from dtq.store.wakeup import Listener
 from dtq.task import UNKNOWN_TASK_NAME, TaskSpec, decode_spec, stored_name
-from dtq.upkeep import connect_patiently, every, sleep_unless, stop_tasks
+from dtq.upkeep import connect_patiently, every, first_of, sleep_unless, stop_tasks
 
 log = logging.getLogger("dtq.worker")
 
@@ -116,10 +117,10 @@ class Worker:
         self.store = store if store is not None else Store(settings.redis)
         self._backoff = Backoff.from_defaults(settings.tasks)
         self._lease_ms = round(settings.worker.lease * 1000)
-        self._held: dict[str, Held] = {}
+        self._slots: Slots[Held] = Slots(self.concurrency)
         self._latency = Recorder()
         self._outbox = Outbox(self.store)
-        self._threads = ThreadRunner(self.concurrency, self._slot_freed_now)
+        self._threads = ThreadRunner(self.concurrency, self._slots.abandon, self._slots.returned)
         self._claims = itertools.count(1)
         self._outcomes_recorded = 0  # outcomes flushed so far (burst mode's emptiness check reads it)
         # A claim whose reply never came keeps its token: the retry gets that same batch back.
@@ -128,13 +129,11 @@ class Worker:
         # Half the slots per claim: one batch runs and is recorded while the next is claimed.
         self._batch_limit = max(1, self.concurrency // 2)
         self._rotation = itertools.cycle(range(len(self.queues)))
+        # The two signals: stop (drain, then exit) and hurry (skip the rest of the grace period).
         self._stop_requested = asyncio.Event()
         self._hurry = asyncio.Event()
-        self._upkeep_stop = asyncio.Event()
+        # Not a signal to stop: new work may be ready (a notification, or the stop itself).
         self._wake = asyncio.Event()
-        self._slot_freed = asyncio.Event()
-        self._outbox_ready = asyncio.Event()
-        self._all_settled = asyncio.Event()
         self._background: list[asyncio.Task[None]] = []
         self._listener: Listener | None = None
         self._claimer: asyncio.Task[None] | None = None
@@ -156,7 +155,6 @@ class Worker:
             self._hurry.set()
         self._stop_requested.set()
         self._wake.set()
-        self._slot_freed.set()
 
     async def start(self) -> None:
         """Connect, register, and begin claiming."""
@@ -169,13 +167,18 @@ class Worker:
         await connect_patiently(self.store.connect, self._stop_requested, RECONNECT_DELAY)
         listener = self._listener = self.store.listener(self._on_notification, worker_queues=self.queues)
         ws = self.settings.worker
-        stop = self._upkeep_stop
+        # Upkeep runs on through the drain (leases must be renewed while tasks finish) and ends
+        # when stop() cancels it.
         self._background = [
             asyncio.create_task(listener.run(), name="dtq-notifications"),
-            asyncio.create_task(every(heartbeat.STAMP_INTERVAL, "health stamp", self._stamp, stop), name="dtq-stamp"),
-            asyncio.create_task(every(ws.heartbeat_interval, "heartbeat", self._heartbeat, stop), name="dtq-heartbeat"),
-            asyncio.create_task(every(ws.lease / 3, "lease renewal", self._renew_leases, stop), name="dtq-leases"),
-            asyncio.create_task(every(DEADLINE_SWEEP, "timeouts", self._enforce_deadlines, stop), name="dtq-timeouts"),
+            asyncio.create_task(every(heartbeat.STAMP_INTERVAL, "health stamp", self._stamp), name="dtq-stamp"),
+            asyncio.create_task(every(ws.heartbeat_interval, "heartbeat", self._heartbeat), name="dtq-heartbeat"),
+            # histograms go out as often as heartbeats, but a slow one does not delay the other
+            asyncio.create_task(
+                every(ws.heartbeat_interval, "histograms", self._add_observations), name="dtq-histograms"
+            ),
+            asyncio.create_task(every(ws.lease / 3, "lease renewal", self._renew_leases), name="dtq-leases"),
+            asyncio.create_task(every(DEADLINE_SWEEP, "timeouts", self._enforce_deadlines), name="dtq-timeouts"),
             asyncio.create_task(self._record_outcomes(), name="dtq-outcomes"),
         ]
         self.state = WorkerState.RUNNING
@@ -190,10 +193,9 @@ class Worker:
         self.request_stop()
         if self._claimer is not None:
             await self._claimer
-        log.info("worker %s draining %d task(s)", self.id, len(self._held))
-        await self._drain(self.settings.worker.shutdown_grace)
+        log.info("worker %s draining %d task(s)", self.id, len(self._slots))
+        await self._drain(self.settings.worker.shutdown_grace, self.settings.worker.shutdown_hard_deadline)
         await self._hand_back_unfinished()
-        self._upkeep_stop.set()
         if self._listener is not None:
             self._listener.stop()
         try:
@@ -211,17 +213,20 @@ class Worker:
         self.state = WorkerState.STOPPED
         log.info("worker %s stopped (%d processed, %d failed)", self.id, self.processed, self.failed)
 
-    async def _drain(self, grace: float) -> None:
-        self._update_settled()
-        waiting = asyncio.ensure_future(self._all_settled.wait())
-        hurry = asyncio.ensure_future(self._hurry.wait())
-        await asyncio.wait({waiting, hurry}, timeout=grace, return_when=asyncio.FIRST_COMPLETED)
-        waiting.cancel()
-        hurry.cancel()
-        runners = [h.runner for h in self._held.values() if not h.settled and h.runner is not None]
+    async def _drain(self, grace: float, hard_deadline: float) -> None:
+        """Let held tasks finish for `grace` seconds (less if hurried), then cancel their handlers
+        and wait at most `hard_deadline` more: a handler that ignores its cancellation is left
+        behind (its task is handed back), so it cannot keep the process, or its pod, alive."""
+        await first_of(self._slots.wait_for_empty(), self._hurry.wait(), timeout=grace)
+        runners = [h.runner for h in self._slots if not h.settled and h.runner is not None]
         for runner in runners:
             runner.cancel()
-        await asyncio.gather(*runners, return_exceptions=True)
+        if not runners:
+            return
+        _, stuck = await asyncio.wait(runners, timeout=hard_deadline)
+        if stuck:
+            log.warning("%d handler(s) still running %.1fs after being cancelled; leaving them, their tasks go back",
+                        len(stuck), hard_deadline)  # fmt: skip
 
     async def _hand_back_unfinished(self) -> None:
         """Record what finished, then give every other lease back at once."""
@@ -233,7 +238,7 @@ class Worker:
                 log.warning("could not record outcomes before exit: %s", exc)
                 await asyncio.sleep(RECONNECT_DELAY)
         unfinished: dict[str, list[HandBack]] = defaultdict(list)
-        for held in self._held.values():
+        for held in self._slots:
             if not held.settled:
                 name = held.ctx.task if held.ctx else stored_name(held.claimed.spec)
                 unfinished[held.queue].append(HandBack(held.claimed.id, held.token, name, held.claimed.ready_ms))
@@ -249,13 +254,12 @@ class Worker:
 
     def free_slots(self) -> int:
         """How many more tasks this worker may hold now."""
-        return self.concurrency - len(self._held) - self._threads.abandoned
+        return self._slots.free
 
     async def _claim_loop(self) -> None:
         while self.state is WorkerState.RUNNING and not self._stop_requested.is_set():
-            if self.free_slots() <= 0:
-                self._slot_freed.clear()
-                await self._slot_freed.wait()
+            if self._slots.free <= 0:
+                await first_of(self._slots.wait_for_free(), self._stop_requested.wait())
                 continue
             self._wake.clear()
             recorded_before = self._outcomes_recorded
@@ -273,7 +277,7 @@ class Worker:
                 continue
             # A retry recorded while the round was out may have made a task ready again after the
             # round looked: empty means empty only if no outcome was recorded meanwhile.
-            if self.burst and not self._held and self._outcomes_recorded == recorded_before:
+            if self.burst and not len(self._slots) and self._outcomes_recorded == recorded_before:
                 log.info("burst mode: queues are empty, stopping")
                 self.request_stop()
                 return
@@ -304,10 +308,8 @@ class Worker:
         for claimed in batch.tasks:
             self._latency.observe(queue, "pickup", max(0, batch.now_ms - claimed.ready_ms) / 1000)
             held = Held(queue, claimed, token)
-            self._held[claimed.id] = held
+            self._slots.take(claimed.id, held)
             held.runner = asyncio.create_task(self._process(held))
-        if batch.tasks:
-            self._all_settled.clear()
         return len(batch.tasks)
 
     def _priority_order(self) -> str:
@@ -394,46 +396,34 @@ class Worker:
         held.settled = True
         self.processed += 1
         self._outbox.add(held.queue, kind, entry)
-        self._outbox_ready.set()
 
     # --- recording outcomes ------------------------------------------------------------------
 
     async def _record_outcomes(self) -> None:
         """Flush the outbox whenever it has entries: natural batching under load."""
         while True:
-            await self._outbox_ready.wait()
-            self._outbox_ready.clear()
+            await self._outbox.wait_for_entries()
             try:
                 await self._flush()
-            except Exception as exc:  # keep the outcomes; their leases are still renewed meanwhile
+            except Exception as exc:  # the outbox keeps the outcomes; their leases are renewed meanwhile
                 if isinstance(exc, RedisUnavailable):
                     log.warning("recording outcomes failed (%s); retrying", exc)
                 else:
                     log.exception("recording outcomes failed unexpectedly; retrying")
                 await asyncio.sleep(RECONNECT_DELAY / 4)
-                self._outbox_ready.set()
 
     async def _flush(self) -> None:
         for recorded in await self._outbox.flush():
             self._outcomes_recorded += 1
-            self._held.pop(recorded.id, None)
+            self._slots.give(recorded.id)
             if not recorded.accepted:
                 log.info("outcome %s of task %s %s", recorded.kind, recorded.id, OUTCOME_NOT_RECORDED)
-        self._slot_freed_now()
-
-    def _slot_freed_now(self) -> None:
-        self._slot_freed.set()
-        self._update_settled()
-
-    def _update_settled(self) -> None:
-        if not self._held:
-            self._all_settled.set()
 
     # --- upkeep ------------------------------------------------------------------------------
 
     async def _renew_leases(self) -> None:
         by_queue: dict[str, list[Held]] = defaultdict(list)
-        for held in list(self._held.values()):
+        for held in self._slots:
             by_queue[held.queue].append(held)
         if not by_queue:
             return
@@ -462,18 +452,20 @@ class Worker:
             "pid": os.getpid(),
             "queues": ",".join(self.queues),
             "concurrency": self.concurrency,
-            "in_flight": len(self._held),
+            "in_flight": len(self._slots),
             "processed": self.processed,
             "failed": self.failed,
             "state": self.state.value,
             "started_at": self._started_at,
         }
         await self.store.heartbeat(self.id, fields, ws.heartbeat_interval * 3, queues=self.queues)
+
+    async def _add_observations(self) -> None:
         await self.store.add_observations(self._latency)
 
     async def _enforce_deadlines(self) -> None:
         now = self._loop_time()
-        for held in list(self._held.values()):
+        for held in self._slots:
             deadline, runner = held.deadline, held.runner
             if deadline is not None and not deadline.passed and deadline.at <= now and not held.settled:
                 deadline.passed = True
@@ -489,7 +481,7 @@ class Worker:
 
     def _on_notification(self, _channel: str, data: str) -> None:
         if data.startswith("cancel "):
-            held = self._held.get(data[7:])
+            held = self._slots.get(data[7:])
             if held is not None and held.ctx is not None:
                 held.ctx.request_cancel()
             return

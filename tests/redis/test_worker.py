@@ -133,7 +133,7 @@ async def test_async_timeout_cancels_and_sync_timeout_abandons_the_thread(client
     worker = Worker(app, settings, burst=True, concurrency=2)
     running = asyncio.create_task(worker.run())
     await eventually(lambda: _state_is(client, b.id, TaskState.DEAD))
-    await eventually(lambda: worker._threads.abandoned == 1 and not worker._held)
+    await eventually(lambda: worker._slots.abandoned == 1 and not len(worker._slots))
     assert worker.free_slots() == 1  # the abandoned thread still holds its slot
     release.set()
     await eventually(lambda: worker.free_slots() == 2)

@@ -1,9 +1,9 @@
 """The locks and pyproject.toml agree, so a fresh clone runs against what the tests passed with.
 
 `make run` installs requirements/run.lock, `make test` requirements/test.lock and the image
-requirements/image.lock; `make lock` writes all three from pyproject.toml. These tests fail when someone changes a dependency, an extra or
-the build backend in pyproject.toml without refreshing the locks, and when the environment the
-tests run in is not the one the lock describes.
+requirements/image.lock; `make lock` writes all three from pyproject.toml. These tests fail when
+someone changes a dependency, an extra or the build backend in pyproject.toml without refreshing
+the locks, and when the environment the tests run in is not the one the lock describes.
 """
 
 from __future__ import annotations
