@@ -101,6 +101,11 @@ class WorkerSettings(Section):
     shutdown_grace: float = Field(
         25.0, ge=0, description="Seconds in-flight tasks may finish after SIGTERM before they are handed back."
     )
+    shutdown_hard_deadline: float = Field(
+        5.0,
+        gt=0,
+        description="Seconds after the grace period that cancelled handlers get before the worker exits without them.",
+    )
     heartbeat_interval: float = Field(5.0, gt=0, description="Seconds between registry heartbeats.")
     health_file: Path = Field(
         Path("/tmp/dtq-worker.health"),  # noqa: S108 - a liveness stamp, not a secret; /tmp is the pod's emptyDir

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
 import sys
+import threading
 import time
 from collections.abc import Callable, Coroutine
 from typing import Any, NoReturn
@@ -18,6 +20,8 @@ from dtq.settings import LogSettings, Settings
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_CONFIG = 2
+LEFTOVER_GRACE = 1.0  # seconds what a process's main left running gets to stop before the exit
+log = logging.getLogger("dtq")
 
 
 class JsonFormatter(logging.Formatter):
@@ -67,7 +71,10 @@ def run_process(main: Coroutine[Any, Any, None], on_signal: Callable[[int], None
     """Run `main` on a fresh event loop; SIGTERM/SIGINT call `on_signal(count)` instead of killing.
 
     Configuration problems found while running exit 2 with their message; anything else
-    propagates (a traceback, exit 1).
+    propagates (a traceback, exit 1). When `main` is done, what it left behind gets
+    LEFTOVER_GRACE seconds: a task that ignores its cancellation, or a handler's thread that
+    never returns (a thread cannot be stopped), must not keep the process alive, so the process
+    then exits at once, without waiting for them.
     """
 
     async def wrapped() -> None:
@@ -83,11 +90,47 @@ def run_process(main: Coroutine[Any, Any, None], on_signal: Callable[[int], None
             loop.add_signal_handler(sig, handle)
         await main
 
+    loop = (event_loop_factory() or asyncio.new_event_loop)()
     try:
-        with asyncio.Runner(loop_factory=event_loop_factory()) as runner:
-            runner.run(wrapped())
+        loop.run_until_complete(wrapped())
     except (ConfigError, UnsafeRedisConfig) as exc:
         fail(str(exc))
+    finally:
+        stuck = _close(loop)
+    threads = _unfinished_threads(time.monotonic() + LEFTOVER_GRACE)
+    if stuck or threads:
+        log.warning("exiting without %d task(s) and thread(s) %s that did not stop", stuck, ", ".join(threads))
+        logging.shutdown()
+        sys.stdout.flush()
+        os._exit(EXIT_OK)
+
+
+def _close(loop: asyncio.AbstractEventLoop) -> int:
+    """Cancel what is still running, wait LEFTOVER_GRACE for it, close the loop; returns how many
+    tasks did not stop (the loop is then left open: closing it would wait for them)."""
+    leftovers = asyncio.all_tasks(loop)
+    for task in leftovers:
+        task.cancel()
+    if leftovers:
+        _, pending = loop.run_until_complete(asyncio.wait(leftovers, timeout=LEFTOVER_GRACE))
+        if pending:
+            return len(pending)
+    loop.run_until_complete(loop.shutdown_asyncgens())
+    executor = loop.shutdown_default_executor()
+    try:
+        loop.run_until_complete(asyncio.wait_for(executor, LEFTOVER_GRACE))
+    except TimeoutError:
+        return 1  # a thread of asyncio.to_thread is still busy
+    loop.close()
+    return 0
+
+
+def _unfinished_threads(deadline: float) -> list[str]:
+    """Threads the interpreter would wait for at exit that are still running at `deadline`."""
+    others = [t for t in threading.enumerate() if t is not threading.main_thread() and not t.daemon]
+    for thread in others:
+        thread.join(max(0.0, deadline - time.monotonic()))
+    return [t.name for t in others if t.is_alive()]
 
 
 def event_loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:

@@ -241,10 +241,11 @@ def test_api_runs_on_port_3000_behind_its_service(rendered: Rendered) -> None:
     assert service["spec"]["ports"][0]["port"] == 3000
 
 
-def test_worker_grace_period_exceeds_its_shutdown_grace(rendered: Rendered) -> None:
+def test_worker_grace_period_exceeds_its_shutdown_grace_and_hard_deadline(rendered: Rendered) -> None:
     spec = rendered.component("worker")["spec"]["template"]["spec"]
     env = {e["name"]: e.get("value") for e in spec["containers"][0]["env"]}
-    assert spec["terminationGracePeriodSeconds"] > float(env["DTQ_WORKER_SHUTDOWN_GRACE"])
+    drain = float(env["DTQ_WORKER_SHUTDOWN_GRACE"]) + float(env["DTQ_WORKER_SHUTDOWN_HARD_DEADLINE"])
+    assert spec["terminationGracePeriodSeconds"] > drain
 
 
 def test_worker_args_carry_queues_and_concurrency() -> None:

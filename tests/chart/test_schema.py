@@ -32,6 +32,7 @@ MANAGED = {
     "DTQ_WORKER_QUEUES",
     "DTQ_WORKER_CONCURRENCY",
     "DTQ_WORKER_SHUTDOWN_GRACE",
+    "DTQ_WORKER_SHUTDOWN_HARD_DEADLINE",
     "DTQ_WORKER_HEALTH_FILE",
     "DTQ_SCHEDULER_HEALTH_FILE",
     "DTQ_OPERATOR_NAMESPACE",
@@ -266,6 +267,10 @@ FAILED_AT_RENDER = {
         {"worker": {"shutdownGrace": 30, "terminationGracePeriodSeconds": 30}},
         "terminationGracePeriodSeconds",
     ),
+    "a grace period the hard deadline does not fit in": (
+        {"worker": {"shutdownGrace": 25, "shutdownHardDeadline": 5, "terminationGracePeriodSeconds": 30}},
+        "shutdownHardDeadline",
+    ),
     "no Redis at all": ({"redis": {"enabled": False}}, "externalRedis.url or externalRedis.host"),
     "a cluster without nodes": ({"redis": {"enabled": False}, "externalRedis": {"mode": "cluster"}}, "nodes"),
     "Sentinel without the primary's name": (
@@ -295,7 +300,7 @@ def test_render_refuses(case: str) -> None:
 def test_accepted_edge_values_render() -> None:
     render(
         {
-            "worker": {"shutdownGrace": 29.5, "terminationGracePeriodSeconds": 30, "concurrency": 10000},
+            "worker": {"shutdownGrace": 24.5, "terminationGracePeriodSeconds": 30, "concurrency": 10000},
             "api": {"replicaCount": 0, "pdb": {"maxUnavailable": "50%"}},
             "operator": {"autoscaler": {"minReplicas": 0, "maxReplicas": 1}},
             "image": {"digest": "sha256:" + "0" * 64},

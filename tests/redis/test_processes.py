@@ -138,17 +138,31 @@ async def test_sigterm_past_the_grace_period_hands_tasks_back_at_once(client: Cl
     assert await client.store.redis.llen(f"{key}:finishes") == 0
 
 
+@pytest.mark.parametrize("handler", ["stubborn", "record_sync"], ids=["async-ignores-cancel", "sync-thread"])
+async def test_a_handler_that_will_not_stop_cannot_keep_the_worker_alive(
+    client: Client, spawn, prefix: str, handler: str
+) -> None:  # type: ignore[no-untyped-def]
+    key = f"{prefix}:oracle"
+    task = await client.enqueue(handler, {"oracle": key, "sleep": 600})
+    worker = spawn("worker", "--app", "tests.support.apps:app", "--concurrency", "1",
+                   WORKER_SHUTDOWN_GRACE="0.2", WORKER_SHUTDOWN_HARD_DEADLINE="0.5")  # fmt: skip
+    await eventually(lambda: _count(client, key, "starts", 1), timeout=20)
+    worker.send_signal(signal.SIGTERM)
+    assert worker.wait(20) == 0  # without the bounds it waits for the handler: 600 s
+    record = await client.get(task.id)
+    assert (record.state, record.attempts) == (TaskState.QUEUED, 0)  # handed back, no attempt counted
+
+
 async def test_two_schedulers_promote_each_task_once(client: Client, settings: Settings) -> None:
-    from dtq.scheduler import Scheduler
+    from dtq.scheduler import Scheduler, SchedulerState
 
     ids = [o.id for o in await client.enqueue_many(
         [client.request("echo", n, delay=(n % 50 + 1) / 100) for n in range(500)])]  # fmt: skip
     first, second = Scheduler(settings), Scheduler(settings)
-    running = [asyncio.create_task(first.run()), asyncio.create_task(second.run())]
+    await asyncio.gather(first.start(), second.start())  # the Worker's lifecycle: start, then stop
     await eventually(lambda: _ready(client, 500), timeout=20)
-    for scheduler in (first, second):
-        scheduler.request_stop()
-    await asyncio.gather(*running)
+    await asyncio.gather(first.stop(), second.stop())
+    assert first.state is second.state is SchedulerState.STOPPED
     assert first.promoted + second.promoted == 500
     assert first.promoted > 0 and second.promoted > 0  # both took part, neither promoted a task twice
 

@@ -51,6 +51,18 @@ async def record(payload: dict[str, Any], ctx: dtq.TaskContext) -> dict[str, int
     return {"pid": os.getpid()}
 
 
+@app.task(name="stubborn", timeout=3600)
+async def stubborn(payload: dict[str, Any], ctx: dtq.TaskContext) -> None:
+    """Note the start, then sleep for `sleep` seconds, swallowing every cancellation on the way."""
+    await asyncio.to_thread(note, payload, "starts", ctx)
+    until = time.monotonic() + payload.get("sleep", 0)
+    while time.monotonic() < until:
+        try:
+            await asyncio.sleep(until - time.monotonic())
+        except asyncio.CancelledError:  # the handler this test is about: it ignores cancellation
+            continue
+
+
 @app.task(name="record_sync")
 def record_sync(payload: dict[str, Any], ctx: dtq.TaskContext) -> dict[str, int]:
     """Like `record`, in the thread pool."""

@@ -60,6 +60,7 @@ EVERY_NAME: dict[str, tuple[str, object]] = {
     "DTQ_WORKER_CONCURRENCY": ("40", 40),
     "DTQ_WORKER_LEASE": ("12", 12.0),
     "DTQ_WORKER_SHUTDOWN_GRACE": ("7", 7.0),
+    "DTQ_WORKER_SHUTDOWN_HARD_DEADLINE": ("2.5", 2.5),
     "DTQ_WORKER_HEARTBEAT_INTERVAL": ("2", 2.0),
     "DTQ_WORKER_HEALTH_FILE": ("/run/w.health", Path("/run/w.health")),
     "DTQ_WORKER_IDLE_POLL": ("0.5", 0.5),
