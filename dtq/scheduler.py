@@ -55,9 +55,9 @@ class Scheduler:
         self._janitor_at = float("-inf")
         self._stop_requested = asyncio.Event()
         self._wake = asyncio.Event()
-        self._listener_task: asyncio.Task[None] | None = None
         self._listener: Listener | None = None
-        self._stamper: asyncio.Task[None] | None = None
+        self._background: list[asyncio.Task[None]] = []
+        self._sweeper: asyncio.Task[None] | None = None
 
     def request_stop(self) -> None:
         """Stop after the current sweep (idempotent, safe from a signal handler)."""
@@ -65,30 +65,46 @@ class Scheduler:
         self._wake.set()
 
     async def run(self) -> None:
-        """Sweep until `request_stop()`."""
+        """Start, sweep until `request_stop()`, stop (the Worker's lifecycle)."""
         try:
-            await connect_patiently(self.store.connect, self._stop_requested, RECONNECT_DELAY)
-            listener = self._listener = self.store.listener(self._on_notification, scheduler=True)
-            self._listener_task = asyncio.create_task(listener.run(), name="dtq-scheduler-notifications")
-            stamp = self.settings.scheduler.health_file
-            self._stamper = asyncio.create_task(
-                every(heartbeat.STAMP_INTERVAL, "health stamp", lambda: _stamp(stamp), self._stop_requested),
-                name="dtq-scheduler-stamp",
-            )
-            self.state = SchedulerState.RUNNING
-            log.info("scheduler running")
-            while not self._stop_requested.is_set():
-                self._wake.clear()
-                pause = await self._sweep_safely()
-                await sleep_unless(self._wake, pause)
+            await self.start()
+            await self._stop_requested.wait()
         finally:
-            await self._close()
+            await self.stop()
+
+    async def start(self) -> None:
+        """Connect, subscribe to wake-ups, and begin sweeping."""
+        await connect_patiently(self.store.connect, self._stop_requested, RECONNECT_DELAY)
+        listener = self._listener = self.store.listener(self._on_notification, scheduler=True)
+        stamp = self.settings.scheduler.health_file
+        self._background = [
+            asyncio.create_task(listener.run(), name="dtq-scheduler-notifications"),
+            asyncio.create_task(every(heartbeat.STAMP_INTERVAL, "health stamp", lambda: _stamp(stamp)),
+                                name="dtq-scheduler-stamp"),
+        ]  # fmt: skip
+        self.state = SchedulerState.RUNNING
+        self._sweeper = asyncio.create_task(self._sweep_loop(), name="dtq-scheduler-sweeps")
+        log.info("scheduler running")
+
+    async def stop(self) -> None:
+        """Finish the current sweep, then stop (idempotent)."""
+        if self.state is SchedulerState.STOPPED:
+            return
+        self.request_stop()
+        if self._sweeper is not None:
+            await self._sweeper
+        await self._close()
+
+    async def _sweep_loop(self) -> None:
+        while not self._stop_requested.is_set():
+            self._wake.clear()
+            pause = await self._sweep_safely()
+            await sleep_unless(self._wake, pause)
 
     async def _close(self) -> None:
         if self._listener is not None:
             self._listener.stop()
-        tasks = [t for t in (self._listener_task, self._stamper) if t is not None]
-        await stop_tasks(tasks)
+        await stop_tasks(self._background)
         if self._owns_store:
             await self.store.close()
         self.state = SchedulerState.STOPPED
