@@ -105,8 +105,7 @@ def test_the_chart_autoscaler_follows_the_queue_up_down_and_to_zero(
         assert status["observedGeneration"] == 1
         assert kube.condition(name, "RedisReachable")["status"] == "True"
         assert kube.condition(name, "Scaling")["status"] == "True"
-        if shutil.which("kubectl"):
-            assert_kubectl_columns(kube, name, [name, QUEUE, "35", "0", "4", "4"])
+        assert_kubectl_columns(kube, name, [name, QUEUE, "35", "0", "4", "4"])
 
         # Drained: down to one replica once the window has passed, then zero after the cooldown.
         drain(settings, QUEUE)
@@ -129,6 +128,7 @@ def test_the_chart_autoscaler_follows_the_queue_up_down_and_to_zero(
 
 
 def assert_kubectl_columns(kube: KubeFixture, name: str, expected: list[str]) -> None:
+    assert shutil.which("kubectl"), "kubectl is not installed: `make system-packages` installs it"
     result = subprocess.run(
         ["kubectl", "--kubeconfig", str(kube.kubeconfig), "--cache-dir", str(kube.kubeconfig.parent / "kubectl-cache"),
          "get", "workerautoscalers"],

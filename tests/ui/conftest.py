@@ -23,12 +23,9 @@ TOKENS = f"{ADMIN_TOKEN}:admin,{PRODUCER_TOKEN}:producer,{VIEWER_TOKEN}:viewer"
 
 @pytest.fixture(scope="session")
 def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebDriver]:
-    """Debian's Chromium, headless; the tests fail in CI (and skip elsewhere) without it."""
+    """Debian's Chromium, headless; the tests fail without it, as they do without redis-server."""
     if not support.chromium_installed():
-        message = "Chromium is not installed: apt-get install chromium chromium-driver"
-        if support.in_ci():
-            pytest.fail(message)
-        pytest.skip(message)
+        pytest.fail("Chromium is not installed: `make system-packages` (apt-get install chromium chromium-driver)")
     driver = support.make_driver(tmp_path_factory.mktemp("chromium"))
     driver.implicitly_wait(0)
     yield driver

@@ -4,7 +4,6 @@ served behind a path prefix (as an ingress would), seeding tasks, and reading th
 from __future__ import annotations
 
 import asyncio
-import os
 import tempfile
 import threading
 import time
@@ -175,5 +174,3 @@ def screenshot(driver: WebDriver, name: str) -> Path:
     return path
 
 
-def in_ci() -> bool:
-    return os.environ.get("CI", "").lower() in ("1", "true")
