@@ -1,4 +1,9 @@
-"""Every script has a header, and its builder passes exactly the KEYS the header documents."""
+"""Every script has a header, and its builder passes exactly the KEYS and ARGV it documents.
+
+ARGV is checked three ways: the header's fixed arguments (ARGV[n]) are exactly the ones the body
+reads by number, the variable part (ARGV[n..]) starts where the body starts reading in a loop
+(or through the groups include), and the builder, given no items, passes exactly the fixed ones.
+"""
 
 from __future__ import annotations
 
@@ -46,6 +51,49 @@ def test_header_documents_keys_argv_and_returns(name: str) -> None:
     for low, high in ranges:
         documented |= set(range(int(low), int(high) + 1))
     assert documented == set(range(1, len(BUILT[name].keys) + 1)), f"{name}.lua header vs builder KEYS"
+
+
+FIXED = re.compile(r"ARGV\[(\d+)\](?!\.\.)")
+VARIABLE = re.compile(r"ARGV\[(\d+)\.\.\]")
+# Where a body starts reading a variable number of arguments: the groups include, a numeric for
+# loop up to #ARGV, or a cursor set just before a `while i <= #ARGV` loop.
+LOOPS = re.compile(r"entries\((\d+),|for \w+ = (\d+), #ARGV|local \w+ = (\d+)\nwhile \w+ <= #ARGV")
+
+
+def documented_argv(header: str) -> tuple[set[int], int | None]:
+    """The fixed ARGV indices and the start of the variable part the header's ARGV lines name."""
+    lines = "\n".join(line for line in header.splitlines() if line.startswith("-- ARGV["))
+    starts = [int(n) for n in VARIABLE.findall(lines)]
+    assert len(starts) <= 1, "at most one variable part"
+    return {int(n) for n in FIXED.findall(lines)}, (starts[0] if starts else None)
+
+
+def read_argv(body: str) -> tuple[set[int], int | None]:
+    """The ARGV indices `body` (comments dropped) reads by number, and where it starts a loop."""
+    code = "\n".join(line.split("--", 1)[0] if not line.startswith("#!") else "" for line in body.splitlines())
+    starts = {int(next(g for g in m.groups() if g)) for m in LOOPS.finditer(code)}
+    assert len(starts) <= 1, "the variable part is read from one place"
+    return {int(n) for n in FIXED.findall(code)}, (starts.pop() if starts else None)
+
+
+@pytest.mark.parametrize("name", sorted(BUILT))
+def test_header_documents_the_argv_the_body_reads_and_the_builder_passes(name: str) -> None:
+    source = (LUA_DIR / f"{name}.lua").read_text()
+    header, _, own_body = source.partition("\n-- @include")
+    fixed, variable = documented_argv(header)
+    read, loop = read_argv(own_body + "\n" + read_script(name).split("\n", 1)[1])
+    assert fixed == set(range(1, len(fixed) + 1)), f"{name}.lua: fixed ARGV are 1..n"
+    assert read == fixed, f"{name}.lua: the body reads ARGV {sorted(read)}, the header names {sorted(fixed)}"
+    assert loop == variable, f"{name}.lua: variable ARGV from {loop}, the header says {variable}"
+    assert variable is None or variable == len(fixed) + 1, f"{name}.lua: the variable part follows the fixed"
+    assert len(BUILT[name].args) == len(fixed), f"{name}: the builder passes {len(BUILT[name].args)} fixed ARGV"
+
+
+def test_the_argv_check_sees_a_wrong_header() -> None:
+    header = "-- ARGV[1] channel   ARGV[2] limit\n-- ARGV[3..] ids"
+    assert documented_argv(header) == ({1, 2}, 3)
+    body = "local channel = ARGV[1]\nfor i = 2, #ARGV do end -- ARGV[9] in a comment\n"
+    assert read_argv(body) == ({1}, 2)  # reads one fixed argument and loops from 2: header is wrong
 
 
 def test_includes_are_inlined_and_the_shebang_can_be_dropped() -> None:
