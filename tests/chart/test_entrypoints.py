@@ -8,7 +8,6 @@ DTQ_REDIS_KEY_PREFIX at the test Redis and prefix, and runs `dtq` exactly so.
 from __future__ import annotations
 
 import asyncio
-import functools
 import json
 import os
 import signal
@@ -241,12 +240,6 @@ def test_operator_command_exists_with_the_charts_env(launcher: Launcher) -> None
 # --- API and the helm test pod ---------------------------------------------------------------
 
 
-@functools.cache
-def api_missing() -> str | None:
-    result = run([DTQ, "api", "--help"], {**os.environ})
-    return None if result.returncode == 0 else "`dtq api` is not in the CLI yet (pending the API work)"
-
-
 def http(method: str, url: str, body: Any = None, token: str | None = None) -> tuple[int, str]:
     headers = {"Content-Type": "application/json"} | ({"Authorization": f"Bearer {token}"} if token else {})
     data = None if body is None else json.dumps(body).encode()
@@ -264,8 +257,6 @@ def http(method: str, url: str, body: Any = None, token: str | None = None) -> t
 async def test_api_serves_probes_and_the_helm_test_pod_passes(
     scenario: str, launcher: Launcher, client: Client
 ) -> None:
-    if reason := api_missing():
-        pytest.skip(reason)
     rendered = render_scenario(scenario)
     container = container_of(rendered, "api")
     env = launcher.env(rendered, container)

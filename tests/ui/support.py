@@ -172,5 +172,3 @@ def screenshot(driver: WebDriver, name: str) -> Path:
     path = ARTIFACTS / f"{name}.png"
     driver.save_screenshot(str(path))
     return path
-
-
