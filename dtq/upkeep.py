@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
+from typing import Any
 
 from dtq.errors import RedisUnavailable
 
@@ -59,13 +60,14 @@ async def first_of(*waits: Awaitable[object], timeout: float | None = None) -> N
             task.cancel()
 
 
-async def stop_tasks(tasks: list[asyncio.Task[None]], grace: float = 3.0) -> None:
-    """Cancel `tasks` and wait for them, at most `grace` seconds: a library that swallows a
-    cancellation must not be able to hang a process's shutdown."""
+async def stop_tasks(tasks: Collection[asyncio.Task[Any]], grace: float = 3.0) -> set[asyncio.Task[Any]]:
+    """Cancel `tasks` and wait for them, at most `grace` seconds: code that swallows a
+    cancellation must not be able to hang a process's shutdown. Returns those left running."""
     for task in tasks:
         task.cancel()
     if not tasks:
-        return
+        return set()
     _, pending = await asyncio.wait(tasks, timeout=grace)
     for task in pending:
-        log.warning("background task %s did not stop within %.0fs; leaving it", task.get_name(), grace)
+        log.warning("task %s did not stop within %.1fs of its cancellation; leaving it", task.get_name(), grace)
+    return pending

@@ -218,15 +218,7 @@ class Worker:
         and wait at most `hard_deadline` more: a handler that ignores its cancellation is left
         behind (its task is handed back), so it cannot keep the process, or its pod, alive."""
         await first_of(self._slots.wait_for_empty(), self._hurry.wait(), timeout=grace)
-        runners = [h.runner for h in self._slots if not h.settled and h.runner is not None]
-        for runner in runners:
-            runner.cancel()
-        if not runners:
-            return
-        _, stuck = await asyncio.wait(runners, timeout=hard_deadline)
-        if stuck:
-            log.warning("%d handler(s) still running %.1fs after being cancelled; leaving them, their tasks go back",
-                        len(stuck), hard_deadline)  # fmt: skip
+        await stop_tasks([h.runner for h in self._slots if not h.settled and h.runner is not None], hard_deadline)
 
     async def _hand_back_unfinished(self) -> None:
         """Record what finished, then give every other lease back at once."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import signal
@@ -16,6 +17,7 @@ import orjson
 
 from dtq.errors import ConfigError, UnsafeRedisConfig
 from dtq.settings import LogSettings, Settings
+from dtq.upkeep import stop_tasks
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -107,20 +109,14 @@ def run_process(main: Coroutine[Any, Any, None], on_signal: Callable[[int], None
 
 def _close(loop: asyncio.AbstractEventLoop) -> int:
     """Cancel what is still running, wait LEFTOVER_GRACE for it, close the loop; returns how many
-    tasks did not stop (the loop is then left open: closing it would wait for them)."""
-    leftovers = asyncio.all_tasks(loop)
-    for task in leftovers:
-        task.cancel()
-    if leftovers:
-        _, pending = loop.run_until_complete(asyncio.wait(leftovers, timeout=LEFTOVER_GRACE))
-        if pending:
-            return len(pending)
+    tasks did not stop (the loop is then left open: closing it would wait for them). A busy
+    thread of the default executor is left to `_unfinished_threads`."""
+    stuck = loop.run_until_complete(stop_tasks(asyncio.all_tasks(loop), LEFTOVER_GRACE))
+    if stuck:
+        return len(stuck)
     loop.run_until_complete(loop.shutdown_asyncgens())
-    executor = loop.shutdown_default_executor()
-    try:
-        loop.run_until_complete(asyncio.wait_for(executor, LEFTOVER_GRACE))
-    except TimeoutError:
-        return 1  # a thread of asyncio.to_thread is still busy
+    with contextlib.suppress(TimeoutError):
+        loop.run_until_complete(asyncio.wait_for(loop.shutdown_default_executor(), LEFTOVER_GRACE))
     loop.close()
     return 0
 

@@ -18,7 +18,7 @@ import pytest
 from dtq.events import totals_field
 from dtq.task import TaskState
 from dtq.worker import OUTCOME_NOT_RECORDED
-from tests.chaos.cluster import QUEUE, Cluster, Proc, Spec
+from tests.chaos.cluster import QUEUE, Cluster, Proc, Spec, wait_for
 from tests.chaos.load import Producer
 from tests.chaos.oracle import Ledger, Verdict
 from tests.chaos.scenario import Form, forms, settle_run
@@ -53,11 +53,10 @@ def refusals(proc: Proc) -> int:
 
 async def logged_refusal(proc: Proc, before: int, timeout: float) -> bool:
     """Whether `proc` logs a refusal beyond its first `before` within `timeout` seconds."""
-    deadline = asyncio.get_running_loop().time() + timeout
-    while refusals(proc) <= before:
-        if asyncio.get_running_loop().time() > deadline:
-            return False
-        await asyncio.sleep(0.05)
+    try:
+        await wait_for(lambda: refusals(proc) > before, timeout, "the thawed worker's refusal")
+    except TimeoutError:
+        return False
     return True
 
 
