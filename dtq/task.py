@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import re
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -234,7 +235,14 @@ def _check_at(at: object) -> FieldProblem | None:
         return None
     if not isinstance(at, datetime) or at.tzinfo is None:
         return FieldProblem("at", "must be a datetime with a time zone")
+    if too_far_ahead(at):
+        return FieldProblem("at", f"must be at most {MAX_DELAY / 86_400 / 365:g} years from now (as delay is)")
     return None
+
+
+def too_far_ahead(at: datetime) -> bool:
+    """Whether `at` is further away than the longest delay (a past time is fine: it runs now)."""
+    return at.timestamp() - time.time() > MAX_DELAY
 
 
 def _encode_one(
@@ -300,14 +308,25 @@ def to_ms(moment: datetime) -> int:
 
 def from_ms(ms: int | None) -> datetime | None:
     """The UTC datetime of an epoch-milliseconds value (None stays None)."""
-    return None if ms is None else datetime.fromtimestamp(ms / 1000, tz=UTC)
+    if ms is None:
+        return None
+    # Readers must survive any stored value: one far-future time once made every read of its
+    # queue fail ("year 10000 is out of range"). Out of datetime's range is shown at its edge.
+    try:
+        return datetime.fromtimestamp(ms / 1000, tz=UTC)
+    except (OverflowError, OSError, ValueError):
+        return LATEST if ms > 0 else EARLIEST
+
+
+EARLIEST = datetime.min.replace(tzinfo=UTC)
+LATEST = datetime.max.replace(tzinfo=UTC)
 
 
 def rfc3339(moment: datetime | None) -> str | None:
     """RFC 3339 UTC text with milliseconds, e.g. 2026-11-28T09:17:33.123Z."""
     if moment is None:
         return None
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def public_shape(task: Task) -> dict[str, Any]:

@@ -15,7 +15,13 @@ _decode_any = msgspec.json.decode
 
 
 def _int(raw: bytes | None) -> int | None:
-    return None if raw is None else int(float(raw))
+    """A stored number; None when it is missing or is not a finite number (shown, not raised)."""
+    if raw is None:
+        return None
+    try:
+        return int(float(raw))
+    except (ValueError, OverflowError):
+        return None
 
 
 def enqueued_ms(task_id: str) -> int | None:

@@ -23,7 +23,7 @@ from services.api.deps import ApiState
 from services.api.limits import BodySizeLimit
 from services.api.ratelimit import RateLimiter
 from services.api.routes import dead, queues, system, tasks
-from services.api.schemas import ScheduledTaskIn, TaskIn
+from services.api.schemas import JSON_VALUE, JSON_VALUE_REF, PAYLOAD_DESCRIPTION, ScheduledTaskIn, TaskIn
 
 log = logging.getLogger("dtq.api")
 
@@ -95,6 +95,9 @@ def _document_bodies(api: FastAPI, *, secured: bool) -> None:
         )
         schemas = document.setdefault("components", {}).setdefault("schemas", {})
         schemas.update(defs.get("$defs", {}))
+        schemas["JsonValue"] = JSON_VALUE
+        for model in ("TaskIn", "ScheduledTaskIn"):
+            schemas[model]["properties"]["payload"] = {**JSON_VALUE_REF, "description": PAYLOAD_DESCRIPTION}
         schemas["TaskList"] = TypeAdapter(list[TaskIn]).json_schema(ref_template="#/components/schemas/{model}")
         read_link = {
             "ReadTask": {"operationId": "read_tasks__task_id__get", "parameters": {"task_id": "$response.body#/id"}}

@@ -8,7 +8,9 @@ API's `"priority": true` accepted as the highest priority (false as the default)
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from pydantic import (
@@ -34,6 +36,7 @@ from dtq.task import (
     TASK_NAME_PATTERN,
     TaskRequest,
 )
+from services.api.outline import INT_MAX, INT_MIN
 
 # Reads and admin routes also take the physical shards of a sharded queue (SHARD_PATTERN).
 
@@ -82,9 +85,26 @@ def _seconds_between(low: float, high: float) -> Callable[[object], float]:
     return check
 
 
+def _year_pattern() -> str:
+    """The years a `time` may have: 1970 to eight years ahead. Eight, because every moment of
+    those years is within the ten years a delay may span (leap days included), so the schema
+    can promise it: a JSON schema cannot say "at most ten years from now"."""
+    last = datetime.now(UTC).year + 8
+    return "(" + "|".join(str(year) for year in range(1970, last + 1)) + ")"
+
+
+RFC3339_PATTERN = (
+    rf"^{_year_pattern()}-\d{{2}}-\d{{2}}[Tt]\d{{2}}:\d{{2}}:\d{{2}}(\.\d{{1,9}})?([Zz]|[+-]\d{{2}}:\d{{2}})$"
+)
+_RFC3339 = re.compile(RFC3339_PATTERN)
+
+
 def _rfc3339_text(value: object) -> object:
-    if not isinstance(value, str):
-        raise ValueError("must be an RFC 3339 date-time string with a time zone")
+    # pydantic alone would also take "1700000000" (epoch seconds) and dates without a time.
+    if not isinstance(value, str) or not _RFC3339.match(value):
+        raise ValueError(
+            "must be an RFC 3339 date-time with a time zone, e.g. 2026-01-31T09:30:00Z, from 1970 to 8 years ahead"
+        )
     return value
 
 
@@ -119,7 +139,23 @@ Timeout = Annotated[
         {"type": "number", "minimum": MIN_TIMEOUT, "maximum": MAX_TIMEOUT, "description": "Seconds a handler may run."}
     ),
 ]
-Time = Annotated[AwareDatetime, BeforeValidator(_rfc3339_text)]
+Time = Annotated[
+    AwareDatetime,
+    BeforeValidator(_rfc3339_text),
+    WithJsonSchema({"type": "string", "format": "date-time", "pattern": RFC3339_PATTERN}),
+]
+# Any JSON value whose numbers are within what the body reader keeps exactly (outline.py). The
+# app's OpenAPI document gives it to `payload` (pydantic would try to resolve the reference).
+PAYLOAD_DESCRIPTION = "Any JSON value, given to the handler (numbers within 64 bits)."
+JSON_VALUE_REF: JsonDict = {"$ref": "#/components/schemas/JsonValue"}
+JSON_VALUE: JsonDict = {
+    "anyOf": [
+        {"type": ["string", "boolean", "null"]},
+        {"type": "number", "minimum": INT_MIN, "maximum": INT_MAX},
+        {"type": "array", "items": JSON_VALUE_REF},
+        {"type": "object", "additionalProperties": JSON_VALUE_REF},
+    ]
+}
 NOT_BOTH: JsonDict = {
     "not": {"required": ["delay", "time"], "properties": {"delay": {"type": "number"}, "time": {"type": "string"}}}
 }
@@ -134,7 +170,7 @@ class TaskIn(BaseModel):
         StrictStr,
         Field(min_length=1, max_length=MAX_NAME_LENGTH, pattern=TASK_NAME_PATTERN, description="Handler name."),
     ]
-    payload: Any = Field(None, description="Any JSON value, given to the handler.")
+    payload: Any = Field(None, description=PAYLOAD_DESCRIPTION)
     priority: Priority | None = None
     queue: Annotated[StrictStr, Field(pattern=QUEUE_PATTERN)] | None = Field(None, description="Default: default.")
     delay: Delay | None = None

@@ -89,7 +89,7 @@ def _idempotency_key(request: Request) -> str | None:
 async def _enqueue_one(request: Request, adapter: TypeAdapter[Body]) -> Response:
     state = _state(request)
     key = _idempotency_key(request)
-    document = await body.read_json(request, state.settings.api.max_json_depth)
+    document = await body.read_json(request, body.JsonLimits(state.settings.api.max_json_depth))
     item = body.validate(adapter, document)
     (outcome,) = await state.batcher.store(state.client.prepare([item.request(key)]))
     return views.json({"id": outcome.id, "state": outcome.state.value})
@@ -129,10 +129,8 @@ async def schedule(request: Request) -> Response:
 async def enqueue_bulk(request: Request) -> Response:
     """Store a JSON array of tasks, all or none (422 names each bad index and field)."""
     state = _state(request)
-    document = await body.read_json(request, state.settings.api.max_json_depth)
-    limit = state.settings.api.max_bulk_items
-    if isinstance(document, list) and len(document) > limit:
-        raise ApiError(413, "too_many_tasks", f"at most {limit} tasks per request (got {len(document)})")
+    limits = body.JsonLimits(state.settings.api.max_json_depth, state.settings.api.max_bulk_items)
+    document = await body.read_json(request, limits)
     items = body.validate(bulk, document)
     outcomes = await state.batcher.store(state.client.prepare([item.request() for item in items]))
     return views.json({"ids": [o.id for o in outcomes]})
