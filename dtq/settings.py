@@ -183,9 +183,20 @@ class ApiSettings(Section):
     )
     tokens_file: Path | None = Field(None, description="File with one token:role per line.")
     max_body_bytes: int = Field(1_048_576, ge=1024, description="Largest single-task request body.")
-    max_bulk_body_bytes: int = Field(16_777_216, ge=1024, description="Largest bulk request body.")
+    max_bulk_body_bytes: int = Field(
+        4_194_304, ge=1024, description="Largest bulk request body (the default fits 10,000 tasks of ~400 bytes)."
+    )
     max_bulk_items: int = Field(10_000, ge=1, description="Most tasks in one bulk request.")
     max_json_depth: int = Field(32, ge=2, le=256, description="Deepest JSON nesting accepted.")
+    max_header_bytes: int = Field(
+        65_536, ge=1024, le=1_048_576, description="Largest request line plus headers; larger is answered 431."
+    )
+    header_timeout: float = Field(
+        10.0, gt=0, le=300, description="Seconds a client has to send a request's line and headers; then 408."
+    )
+    max_connections: int = Field(
+        1000, ge=1, le=100_000, description="Open connections and requests one API process serves; beyond, 503."
+    )
     rate_limit: float = Field(0.0, ge=0, description="Requests per second per token; 0 turns it off.")
     rate_burst: int = Field(100, ge=1, description="Requests a token may send at once above the rate.")
 

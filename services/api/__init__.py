@@ -11,6 +11,7 @@ from dtq.client import Client
 from dtq.errors import RedisUnavailable
 from dtq.settings import Settings
 from services.api.app import create_app
+from services.api.http import GuardedHttpProtocol
 from services.runtime import configure_logging, run_process
 
 
@@ -29,14 +30,16 @@ class Server(uvicorn.Server):
 
 def server(settings: Settings, host: str, port: int) -> Server:
     """A uvicorn server for the API (not started)."""
+    limits = settings.api
     config = uvicorn.Config(
         create_app(settings),
+        http=GuardedHttpProtocol.with_limits(limits.max_header_bytes, limits.header_timeout),
         host=host,
         port=port,
         log_config=None,  # our logging set-up stays in charge
         access_log=False,
         server_header=False,
-        limit_concurrency=10_000,
+        limit_concurrency=limits.max_connections,
         timeout_keep_alive=30,
     )
     return Server(config)
