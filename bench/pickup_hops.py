@@ -47,7 +47,7 @@ HOPS = ("enqueue call", "to notified", "to claim sent", "claim round trip", "to 
 def worker_role(marks_path: str, tasks: int) -> None:
     """Run a dtq worker with its notification and claim stamped; write the stamps when done."""
     marks: dict[str, list[Any]] = {"notified": [], "claim_sent": [], "claim_back": [], "started": []}
-    app = dtq.App()
+    app = dtq.App(builtins=True)
 
     @app.task(name="stamp")
     async def stamp(payload: dict[str, float]) -> None:

@@ -180,6 +180,11 @@ class GlobalKeys:
         """string: present in the in-memory Redis `dtq dev` serves, which has no eviction policy to read."""
         return f"{self.prefix}:{{@}}:embedded"
 
+    def rate(self, subject: str) -> str:
+        """string: a rate limit's state (take_permit.lua). Not in the `{@}` slot: one slot per
+        subject, so busy tokens spread over a cluster."""
+        return f"{self.prefix}:rate:{subject}"
+
     @property
     def scheduler_pattern(self) -> str:
         """Pattern matching every queue's scheduler channel."""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import importlib
 import inspect
 import logging
@@ -10,8 +9,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar, overload
 
+import dtq.builtins
 from dtq.backoff import Backoff
-from dtq.errors import Abort, ConfigError
+from dtq.errors import ConfigError
 from dtq.keys import check_queue_name
 
 log = logging.getLogger("dtq.tasks")
@@ -37,16 +37,14 @@ class TaskDefinition:
 class App:
     """A registry of handlers: `@app.task` to add one, `app.get(name)` to find it.
 
-    Every App knows the built-in tasks `echo` (returns its payload), `sleep`
-    (`{"seconds": s}`) and `fail` (always raises); your own names take precedence.
+    `builtins=True` adds the built-in tasks `echo`, `sleep` and `fail` (see dtq.builtins), which
+    production workers run only when DTQ_BUILTIN_TASKS says so; your own names take precedence.
     """
 
-    def __init__(self, *, builtins: bool = True) -> None:
+    def __init__(self, *, builtins: bool = False) -> None:
         self._tasks: dict[str, TaskDefinition] = {}
         if builtins:
-            self.task(name="echo")(_echo)
-            self.task(name="sleep")(_sleep)
-            self.task(name="fail", max_retries=0)(_fail)
+            dtq.builtins.register(self)
 
     @overload
     def task(self, fn: F, /) -> F: ...
@@ -114,7 +112,7 @@ class App:
 
     def queues(self) -> list[str]:
         """The queues named by registered handlers other than the built-ins."""
-        return sorted({t.queue for t in self._tasks.values() if t.fn not in _BUILTINS})
+        return sorted({t.queue for t in self._tasks.values() if t.fn not in dtq.builtins.HANDLERS})
 
     @staticmethod
     def load(path: str) -> App:
@@ -132,20 +130,10 @@ class App:
         return app
 
 
-def _echo(payload: Any) -> Any:
-    return payload
-
-
-async def _sleep(payload: Any) -> None:
-    seconds = payload.get("seconds") if isinstance(payload, dict) else None
-    if isinstance(seconds, bool) or not isinstance(seconds, int | float) or not 0 <= seconds <= 86_400:
-        raise Abort('sleep needs a payload like {"seconds": 1.5} (0 to 86400)')
-    await asyncio.sleep(seconds)
-
-
-def _fail(payload: Any) -> None:
-    message = payload.get("message") if isinstance(payload, dict) else None
-    raise RuntimeError(message or "the fail task always fails")
-
-
-_BUILTINS = (_echo, _sleep, _fail)
+def load_handlers(path: str | None, *, builtins: bool) -> App:
+    """The App a process runs: the user's (`path`, DTQ_APP) or an empty one, plus the built-in
+    tasks when `builtins` (DTQ_BUILTIN_TASKS)."""
+    app = App.load(path) if path else App()
+    if builtins:
+        dtq.builtins.register(app)
+    return app

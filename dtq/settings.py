@@ -197,8 +197,16 @@ class ApiSettings(Section):
     max_connections: int = Field(
         1000, ge=1, le=100_000, description="Open connections and requests one API process serves; beyond, 503."
     )
-    rate_limit: float = Field(0.0, ge=0, description="Requests per second per token; 0 turns it off.")
+    rate_limit: float = Field(
+        0.0,
+        ge=0,
+        description="Requests per second per token (per client address without tokens), across replicas; 0: off.",
+    )
     rate_burst: int = Field(100, ge=1, description="Requests a token may send at once above the rate.")
+    auth_failure_rate: float = Field(
+        1.0, gt=0, description="Failed authentications per second per client address, across replicas; then 429."
+    )
+    auth_failure_burst: int = Field(20, ge=1, description="Failed authentications a client address may make at once.")
 
     @field_validator("tokens", mode="before")
     @classmethod
@@ -235,6 +243,9 @@ class Settings(BaseSettings):
     )
 
     app: str | None = Field(None, description="Your handlers, as module:attribute of a dtq.App.")
+    builtin_tasks: bool = Field(
+        False, description="Also run the built-in tasks echo, sleep and fail (dtq dev turns this on)."
+    )
     redis: RedisSettings = Field(default_factory=RedisSettings)
     worker: WorkerSettings = Field(default_factory=WorkerSettings)
     tasks: TaskDefaults = Field(default_factory=TaskDefaults)

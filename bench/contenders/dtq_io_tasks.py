@@ -10,7 +10,7 @@ from bench.probe import task_done
 
 IO_SECONDS = 0.001
 
-app = dtq.App()
+app = dtq.App(builtins=True)
 
 
 @app.task(name="io_1ms")

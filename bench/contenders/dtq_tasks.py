@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import dtq
 from bench.probe import task_done
 
-app = dtq.App()
+app = dtq.App(builtins=True)
 CHUNK = 1000  # enqueue_many is dtq's bulk path; chunks bound the size of one request
 
 

@@ -47,6 +47,15 @@ def _flags(reply: Sequence[int]) -> list[bool]:
     return [bool(code) for code in reply]
 
 
+# --- rate limits ------------------------------------------------------------------------------
+
+
+def take_permit(key: str, rate: float, burst: int) -> Call[float]:
+    """One permit from the limit at `key` (`rate` per second, `burst` at once): the seconds to
+    wait before one could be taken, 0 when it was."""
+    return Call("take_permit", (key,), (1000 / rate, burst), lambda wait: int(wait) / 1000)
+
+
 # --- enqueue ---------------------------------------------------------------------------------
 
 

@@ -118,6 +118,11 @@ class Store:
         """Run several script calls in one round trip (see `Scripts.run_many`)."""
         return await self.scripts.run_many(batch, durable=durable)
 
+    async def take_permit(self, subject: str, rate: float, burst: int) -> float:
+        """A permit from the rate limit of `subject`, shared by every process: 0, or the
+        seconds until one could be taken."""
+        return await self.scripts.run(calls.take_permit(self.global_keys.rate(subject), rate, burst))
+
     async def register_queues(self, queues: Iterable[str]) -> None:
         """Add `queues` to the index of known queues (once per queue and process)."""
         new = [q for q in queues if q not in self._registered]

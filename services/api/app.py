@@ -14,14 +14,14 @@ from pydantic.json_schema import models_json_schema
 
 from dtq.client import Client
 from dtq.errors import RedisUnavailable
-from dtq.registry import App
+from dtq.registry import App, load_handlers
 from dtq.settings import Settings
 from services.api import errors, ui
 from services.api.auth import Tokens
 from services.api.batching import EnqueueBatcher
 from services.api.deps import ApiState
 from services.api.limits import BodySizeLimit
-from services.api.ratelimit import RateLimiter
+from services.api.ratelimit import RateLimits
 from services.api.routes import dead, queues, system, tasks
 from services.api.schemas import JSON_VALUE, JSON_VALUE_REF, PAYLOAD_DESCRIPTION, ScheduledTaskIn, TaskIn
 
@@ -39,7 +39,7 @@ def create_app(settings: Settings, *, client: Client | None = None, registry: Ap
 
     @asynccontextmanager
     async def lifespan(api: FastAPI) -> AsyncIterator[None]:
-        handlers = registry or (App.load(settings.app) if settings.app else App())
+        handlers = registry or load_handlers(settings.app, builtins=settings.builtin_tasks)
         shared = client or Client(settings, app=handlers)
         try:
             await shared.connect()
@@ -47,8 +47,10 @@ def create_app(settings: Settings, *, client: Client | None = None, registry: Ap
             log.warning("Redis is not reachable yet (%s); /readyz answers 503 until it is", exc)
         if tokens.open:
             log.warning("no API tokens configured (DTQ_API_TOKENS): the API is open to anyone who can reach it")
-        limiter = RateLimiter(settings.api.rate_limit, settings.api.rate_burst) if settings.api.rate_limit else None
-        api.state.dtq = ApiState(settings, shared, EnqueueBatcher(shared), tokens, limiter)
+        limits = RateLimits(shared.store, settings.api, open_api=tokens.open)
+        log.info("%s", limits.describe())
+        names = frozenset(handlers.names()) if settings.app else None
+        api.state.dtq = ApiState(settings, shared, EnqueueBatcher(shared), tokens, limits, names)
         try:
             yield
         finally:

@@ -14,7 +14,7 @@ from dtq.settings import Settings
 from services.api.auth import Principal, Role, Tokens, either
 from services.api.batching import EnqueueBatcher
 from services.api.errors import ApiError
-from services.api.ratelimit import RateLimiter
+from services.api.ratelimit import RateLimits
 
 bearer = HTTPBearer(auto_error=False, description="`Authorization: Bearer <token>` (when tokens are configured)")
 
@@ -27,7 +27,10 @@ class ApiState:
     client: Client
     batcher: EnqueueBatcher
     tokens: Tokens
-    limiter: RateLimiter | None
+    limits: RateLimits
+    #: The task names producers may enqueue, when the API loaded the handlers (DTQ_APP); None
+    #: when it cannot know them, and then any well-formed name is taken.
+    task_names: frozenset[str] | None = None
 
 
 # Dependencies are `async def` on purpose: FastAPI runs plain functions in a thread pool, a thread
@@ -68,18 +71,20 @@ class Grant:
         return cls(admitted, f"this needs {article} {names} token")
 
 
-def authorize(state: ApiState, authorization: str | None, grant: Grant) -> Principal:
-    """Who sent `Authorization`, if `grant` admits their role: 401 no or unknown token, 429 over
-    the token's rate, 403 a role the operation does not admit."""
+async def authorize(state: ApiState, request: Request, grant: Grant) -> Principal:
+    """Who sent the request's `Authorization`, if `grant` admits their role: 401 no or unknown
+    token (429 instead once the client address has failed too often), 429 over the token's
+    rate, 403 a role the operation does not admit. Rate limits are shared by every replica."""
+    address = request.client.host if request.client else None
     if state.tokens.open:
+        await state.limits.charge_address(address)
         return ANONYMOUS
-    scheme, _, token = (authorization or "").partition(" ")
+    scheme, _, token = (request.headers.get("authorization") or "").partition(" ")
     principal = state.tokens.identify(token.strip()) if scheme.lower() == "bearer" and token.strip() else None
     if principal is None:
+        await state.limits.charge_failure(address)
         raise ApiError(401, "unauthorized", "a valid bearer token is required", headers={"WWW-Authenticate": "Bearer"})
-    if state.limiter is not None and (wait := state.limiter.acquire(principal.digest)) > 0:
-        headers = {"Retry-After": RateLimiter.retry_after(wait)}
-        raise ApiError(429, "rate_limited", "too many requests for this token", headers=headers)
+    await state.limits.charge_token(principal.digest)
     if principal.role not in grant.roles:
         raise ApiError(403, "forbidden", grant.denied)
     return principal
@@ -92,7 +97,7 @@ def requires(*roles: Role) -> Callable[..., Awaitable[Principal]]:
     async def check(
         request: Request, state: StateDep, _: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
     ) -> Principal:
-        return authorize(state, request.headers.get("authorization"), grant)
+        return await authorize(state, request, grant)
 
     return check
 

@@ -124,6 +124,7 @@ DESCRIPTIONS = {
     404: "Not found",
     409: "Conflicts with the task's state",
     413: "Body too large (or too many tasks)",
+    415: "A charset other than UTF-8",
     422: "Invalid fields (each named in details)",
     429: "Rate limit exceeded (see Retry-After)",
     503: "Redis unavailable or out of memory (see Retry-After)",

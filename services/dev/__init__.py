@@ -12,7 +12,7 @@ import logging
 import os
 
 from dtq.keys import GlobalKeys
-from dtq.registry import App
+from dtq.registry import load_handlers
 from dtq.scheduler import Scheduler
 from dtq.settings import Settings
 from dtq.worker import Worker
@@ -41,6 +41,8 @@ def embedded_settings(settings: Settings, redis_url: str) -> Settings:
 def run(settings: Settings, host: str | None, port: int | None, redis_port: int) -> None:
     """Run everything until Ctrl-C."""
     configure_logging(settings.log)
+    if "DTQ_BUILTIN_TASKS" not in os.environ:  # dtq dev is where echo, sleep and fail belong
+        settings = settings.model_copy(update={"builtin_tasks": True})
     embedded: EmbeddedRedis | None = None
     if "DTQ_REDIS_URL" not in os.environ:
         try:
@@ -55,7 +57,7 @@ def run(settings: Settings, host: str | None, port: int | None, redis_port: int)
     print(BANNER.format(host=host, port=port, redis=redis), flush=True)
     if embedded is None:
         log.info("using the Redis at DTQ_REDIS_URL")
-    app = App.load(settings.app) if settings.app else App()
+    app = load_handlers(settings.app, builtins=settings.builtin_tasks)
     worker = Worker(app, settings)
     scheduler = Scheduler(settings)
     server = api.server(settings, host, port)

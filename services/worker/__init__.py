@@ -6,7 +6,7 @@ import logging
 from collections.abc import Sequence
 
 from dtq import heartbeat
-from dtq.registry import App
+from dtq.registry import App, load_handlers
 from dtq.settings import Settings
 from dtq.worker import Worker
 from services.runtime import EXIT_FAILED, EXIT_OK, configure_logging, fail, run_process
@@ -14,12 +14,10 @@ from services.runtime import EXIT_FAILED, EXIT_OK, configure_logging, fail, run_
 log = logging.getLogger("dtq.worker")
 
 
-def load_app(path: str | None) -> App:
-    """The user's App (`--app` or DTQ_APP), or one with only the built-in tasks."""
-    if path is None:
-        return App()
+def load_app(settings: Settings) -> App:
+    """The user's App (`--app` or DTQ_APP), plus the built-ins when DTQ_BUILTIN_TASKS is on."""
     try:
-        return App.load(path)
+        return load_handlers(settings.app, builtins=settings.builtin_tasks)
     except Exception as exc:  # an import error in user code is a configuration problem here
         fail(str(exc))
 
@@ -27,7 +25,7 @@ def load_app(path: str | None) -> App:
 def run(settings: Settings, *, queues: Sequence[str] | None, concurrency: int | None, burst: bool) -> None:
     """Run a worker until signalled (first signal: drain; second: hand back at once)."""
     configure_logging(settings.log)
-    app = load_app(settings.app)
+    app = load_app(settings)
     worker = Worker(app, settings, queues=queues, concurrency=concurrency, burst=burst)
 
     def on_signal(count: int) -> None:

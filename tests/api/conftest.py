@@ -25,7 +25,10 @@ async def make_api(settings: Settings) -> AsyncIterator[ApiFactory]:
     async with AsyncExitStack() as stack:
 
         async def build(base: Settings | None = None, **sections: dict[str, object]) -> httpx.AsyncClient:
-            app = create_app((base or settings).with_changes(**sections))
+            # The built-in tasks (echo, sleep, fail) are what these tests enqueue; with them on,
+            # the API applies their defaults (fail: no retries) as a production API with them would.
+            chosen = (base or settings).model_copy(update={"builtin_tasks": True})
+            app = create_app(chosen.with_changes(**sections))
             await stack.enter_async_context(app.router.lifespan_context(app))
             transport = httpx.ASGITransport(app=app)
             return await stack.enter_async_context(httpx.AsyncClient(transport=transport, base_url="http://dtq"))

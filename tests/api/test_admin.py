@@ -24,7 +24,7 @@ async def test_queue_counts_pause_and_resume(api: httpx.AsyncClient) -> None:
 
 
 async def test_dead_letters_list_filter_redrive_and_purge(api: httpx.AsyncClient, settings: Settings) -> None:
-    app = dtq.App()
+    app = dtq.App(builtins=True)
 
     @app.task(max_retries=0)
     def boom(payload: int) -> None:
@@ -62,7 +62,7 @@ async def test_workers_health_and_readiness(api: httpx.AsyncClient, settings: Se
     assert (await api.get("/healthz")).json() == {"status": "ok"}
     ready = await api.get("/readyz")
     assert ready.status_code == 200 and ready.json()["status"] == "ready"
-    worker = dtq.Worker(dtq.App(), settings, concurrency=5)
+    worker = dtq.Worker(dtq.App(builtins=True), settings, concurrency=5)
     running = asyncio.create_task(worker.run())
 
     async def registered() -> bool:
@@ -80,7 +80,7 @@ async def test_metrics_expose_counters_gauges_and_histograms(api: httpx.AsyncCli
     await api.post("/tasks", json={"task": "fail", "queue": 'q"x'[:1]})
     later = (await api.post("/tasks", json={"task": "later", "delay": 600})).json()["id"]
     assert (await api.delete(f"/tasks/{later}")).json()["state"] == "cancelled"
-    await dtq.Worker(dtq.App(), settings, queues=["default", "q"], burst=True).run()
+    await dtq.Worker(dtq.App(builtins=True), settings, queues=["default", "q"], burst=True).run()
     response = await api.get("/metrics")
     assert response.headers["content-type"].startswith("text/plain")
     text = response.text
@@ -111,7 +111,7 @@ async def test_browse_a_queue_by_state_with_filters_and_paging(api: httpx.AsyncC
 
 async def test_stats_count_activity_per_minute(api: httpx.AsyncClient, settings: Settings) -> None:
     await api.post("/tasks/bulk", json=[{"task": "echo"}] * 4 + [{"task": "fail", "max_retries": 0}])
-    await dtq.Worker(dtq.App(), settings, burst=True).run()
+    await dtq.Worker(dtq.App(builtins=True), settings, burst=True).run()
     series = (await api.get("/stats", params={"minutes": 5})).json()["minutes"]
     assert len(series) == 5 and series[-1]["start"].endswith(":00.000Z")
     totals = {k: sum(m[k] for m in series) for k in ("enqueued", "succeeded", "failed", "dead", "processed")}

@@ -68,7 +68,7 @@ MATRIX = [
     for role in TOKEN_OF
 ]
 
-failing = dtq.App()
+failing = dtq.App(builtins=True)
 
 
 @failing.task(name="boom", max_retries=0)
@@ -176,3 +176,28 @@ def test_config_errors_name_all_three_roles(settings: Settings) -> None:
     viewer = Tokens.from_settings(settings.with_changes(api={"tokens": "v" * 20 + ":viewer"}).api)
     principal = viewer.identify("v" * 20)
     assert principal is not None and principal.role == "viewer"
+
+
+async def test_the_rate_limit_is_shared_by_every_replica(make_api: ApiFactory) -> None:
+    """Two API apps on one Redis are two replicas: a token's burst spent on one is spent on both
+    (each process kept its own bucket before, so N replicas allowed N times the rate)."""
+    settings = {"tokens": f"{PRODUCER_TOKEN}:producer", "rate_limit": 0.01, "rate_burst": 3}
+    first, second = await make_api(api=settings), await make_api(api=settings)
+    codes = [(await api.post("/tasks", json={"task": "echo"}, headers=bearer(PRODUCER_TOKEN))).status_code
+             for api in (first, second, first, second)]  # fmt: skip
+    assert codes == [200, 200, 200, 429]
+
+
+async def test_failed_authentication_is_limited_per_client_address(make_api: ApiFactory) -> None:
+    api = await make_api(
+        api={"tokens": f"{PRODUCER_TOKEN}:producer", "auth_failure_burst": 5, "auth_failure_rate": 0.01}
+    )
+    guesses = [(await api.get("/queues", headers=bearer(f"guess-{n:020d}"))).status_code for n in range(7)]
+    assert guesses == [401] * 5 + [429] * 2
+    assert (await api.post("/tasks", json={"task": "echo"}, headers=bearer(PRODUCER_TOKEN))).status_code == 200
+
+
+async def test_without_tokens_the_rate_limit_counts_client_addresses(make_api: ApiFactory) -> None:
+    api = await make_api(api={"rate_limit": 0.01, "rate_burst": 2})
+    codes = [(await api.post("/tasks", json={"task": "echo"})).status_code for _ in range(3)]
+    assert codes == [200, 200, 429]

@@ -27,7 +27,7 @@ async def finished_tasks(client: Client, settings: Settings) -> list[str]:
     """A succeeded task with a result and a dead one with an error, run by a real worker."""
     done = await client.enqueue("echo", {"n": [1, 2]}, key="shape-once")
     dead = await client.enqueue("fail", {"message": "no"}, max_retries=0, priority=8)
-    await dtq.Worker(dtq.App(), settings, burst=True).run()
+    await dtq.Worker(dtq.App(builtins=True), settings, burst=True).run()
     return [done.id, dead.id]
 
 

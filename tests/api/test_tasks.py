@@ -50,7 +50,7 @@ async def test_original_tasks_succeed_under_a_real_redis(api: httpx.AsyncClient,
 
     async with asyncio.timeout(20):
         while await states() != {"succeeded"}:
-            await dtq.Worker(dtq.App(), logging, burst=True).run()
+            await dtq.Worker(dtq.App(builtins=True), logging, burst=True).run()
             await asyncio.sleep(0.05)
     scheduler.request_stop()
     await sweeping
@@ -201,6 +201,6 @@ async def test_read_and_cancel(api: httpx.AsyncClient, settings: Settings) -> No
     cancelled = await api.delete(f"/tasks/{waiting}")
     assert cancelled.json() == {"id": waiting, "state": "cancelled", "cancel_requested": False}
     done = (await api.post("/tasks", json={"task": "echo"})).json()["id"]
-    await dtq.Worker(dtq.App(), settings, burst=True).run()
+    await dtq.Worker(dtq.App(builtins=True), settings, burst=True).run()
     conflict = await api.delete(f"/tasks/{done}")
     assert conflict.status_code == 409 and conflict.json()["error"]["code"] == "already_finished"

@@ -53,7 +53,7 @@ async def test_queues_on_different_primaries_are_worked_as_one(
     assert sorted(await client.queues()) == sorted(queues)
     scheduler = dtq.Scheduler(settings)
     sweeping = asyncio.create_task(scheduler.run())
-    worker = dtq.Worker(dtq.App(), settings, queues=queues, concurrency=20)
+    worker = dtq.Worker(dtq.App(builtins=True), settings, queues=queues, concurrency=20)
     working = asyncio.create_task(worker.run())
 
     async def all_done() -> bool:
@@ -170,7 +170,7 @@ async def test_a_sharded_queue_spreads_over_the_primaries(
         per_shard = await client.all_queue_stats([f"hot~{i}" for i in range(6)])
         assert [s.ready for s in per_shard.values()] == [50] * 6
         assert (await client.queue_stats("hot")).ready == 300
-        await dtq.Worker(dtq.App(), sharded, queues=["hot"], concurrency=50, burst=True).run()
+        await dtq.Worker(dtq.App(builtins=True), sharded, queues=["hot"], concurrency=50, burst=True).run()
         assert (await client.queue_stats("hot")).succeeded == 300
 
 

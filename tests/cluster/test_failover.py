@@ -36,7 +36,7 @@ async def test_a_killed_primary_is_replaced_and_everything_carries_on(doomed_clu
     victim = doomed_cluster.node_of(queue_keys("fo", queues[0]).ready)
     async with Client(settings) as client:
         scheduler = dtq.Scheduler(settings)
-        worker = dtq.Worker(dtq.App(), settings, queues=queues, concurrency=8)
+        worker = dtq.Worker(dtq.App(builtins=True), settings, queues=queues, concurrency=8)
         running = [asyncio.create_task(scheduler.run()), asyncio.create_task(worker.run())]
         heard: list[tuple[str, str]] = []
         listener = Listener(client.store.redis, lambda channel, data: heard.append((channel, data)),

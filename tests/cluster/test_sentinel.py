@@ -41,7 +41,7 @@ async def test_work_flows_through_the_primary_the_sentinels_name(sentinel_group:
         ids = [o.id for o in await client.enqueue_many([client.request("echo", n) for n in range(50)])]
         load = await read_load(client.store, ["default"])  # what the operator reads
         assert isinstance(load, Load) and load.ready == 50
-        await dtq.Worker(dtq.App(), settings, burst=True).run()
+        await dtq.Worker(dtq.App(builtins=True), settings, burst=True).run()
         assert {r.state for r in await client.get_many("default", ids) if r} == {TaskState.SUCCEEDED}
 
 
@@ -102,7 +102,7 @@ async def produce(http: httpx.AsyncClient, acked: dict[str, float], refused: lis
 async def running(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
     """An API, a worker and a scheduler, in-process, for as long as the block runs."""
     app = create_app(settings)
-    worker = dtq.Worker(dtq.App(), settings, concurrency=8)
+    worker = dtq.Worker(dtq.App(builtins=True), settings, concurrency=8)
     scheduler = dtq.Scheduler(settings)
     tasks = [asyncio.create_task(worker.run()), asyncio.create_task(scheduler.run())]
     async with (

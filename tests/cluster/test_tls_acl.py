@@ -37,7 +37,7 @@ async def round_trip(url: str, tmp_path: Path, **redis: object) -> None:
     async with Client(settings) as client:
         ids = [o.id for o in await client.enqueue_many(
             [client.request("echo", n, queue=f"q{n % 4}") for n in range(40)])]  # fmt: skip
-        await dtq.Worker(dtq.App(), settings, queues=[f"q{n}" for n in range(4)], burst=True).run()
+        await dtq.Worker(dtq.App(builtins=True), settings, queues=[f"q{n}" for n in range(4)], burst=True).run()
         for task_id in ids[::9]:
             assert (await client.get(task_id)).state is TaskState.SUCCEEDED
 

@@ -65,7 +65,7 @@ def enqueue(settings: Settings, queue: str, count: int) -> None:
 
 
 def drain(settings: Settings, queue: str) -> None:
-    asyncio.run(Worker(App(), settings, queues=[queue], concurrency=8, burst=True).run())
+    asyncio.run(Worker(App(builtins=True), settings, queues=[queue], concurrency=8, burst=True).run())
 
 
 @pytest.mark.namespace(NAMESPACE)

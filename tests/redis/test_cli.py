@@ -22,7 +22,7 @@ async def test_dead_redrive_and_its_old_name_retry_requeue_dead_tasks(
     client: Client, settings: Settings, tmp_path: Path
 ) -> None:
     first, second = [await client.enqueue("fail", {"message": str(n)}, max_retries=0) for n in range(2)]
-    await dtq.Worker(dtq.App(), settings, burst=True).run()
+    await dtq.Worker(dtq.App(builtins=True), settings, burst=True).run()
     assert (await client.queue_stats("default")).dead == 2
     assert "redrove 1 task(s)" in dtq_command(settings, tmp_path, "dead", "redrive", first.id)
     assert ((await client.queue_stats("default")).dead, (await client.queue_stats("default")).ready) == (1, 1)

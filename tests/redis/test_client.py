@@ -20,7 +20,7 @@ from tests.redis.scripts.conftest import eventually
 
 async def run_burst(settings: Settings, app: dtq.App | None = None) -> None:
     async with asyncio.timeout(30):
-        await dtq.Worker(app or dtq.App(), settings, burst=True).run()
+        await dtq.Worker(app or dtq.App(builtins=True), settings, burst=True).run()
 
 
 async def test_a_bad_item_rejects_the_whole_batch_and_names_it(client: Client) -> None:
@@ -86,7 +86,7 @@ async def test_cancel_each_waiting_state_and_refuse_final_ones(client: Client, s
 
 
 async def test_cancel_a_retrying_task(client: Client, settings: Settings) -> None:
-    app = dtq.App()
+    app = dtq.App(builtins=True)
 
     @app.task(max_retries=3)
     def flaky(_payload: None) -> None:
@@ -101,7 +101,7 @@ async def test_cancel_a_retrying_task(client: Client, settings: Settings) -> Non
 
 
 async def test_scheduled_tasks_run_on_time(client: Client, settings: Settings) -> None:
-    app = dtq.App()
+    app = dtq.App(builtins=True)
     ran_at: dict[str, float] = {}
 
     @app.task
@@ -124,7 +124,7 @@ async def test_scheduled_tasks_run_on_time(client: Client, settings: Settings) -
 
 
 async def test_dead_letters_page_newest_first_filter_and_redrive(client: Client, settings: Settings) -> None:
-    app = dtq.App()
+    app = dtq.App(builtins=True)
 
     @app.task(max_retries=0)
     def boom(payload: int) -> None:
@@ -156,7 +156,7 @@ async def test_dead_letters_page_newest_first_filter_and_redrive(client: Client,
 
 async def test_retention_deletes_finished_records_and_memory_returns(client: Client) -> None:
     fast = tuned(client.settings, retention={"finished": 0.2, "dead": 0.2, "idempotency": 0.2})
-    producer = Client(fast, store=client.store, app=dtq.App())
+    producer = Client(fast, store=client.store, app=dtq.App(builtins=True))
     ok = await producer.enqueue("echo", 1, key="once")
     dead = await producer.enqueue("fail")
     await run_burst(fast)

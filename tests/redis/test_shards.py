@@ -31,7 +31,7 @@ async def test_producers_spread_and_one_worker_drains_every_shard(sharded: Setti
         assert (total.ready, total.oldest_ready_ms) == (200, min(s.oldest_ready_ms or 0 for s in shards.values()))
         record = await client.get(ids[5], queue="hot")  # the logical name finds it in its shard
         assert record.queue.startswith("hot~") and record.payload == 5
-        worker = dtq.Worker(dtq.App(), sharded, queues=["hot"], concurrency=20, burst=True)
+        worker = dtq.Worker(dtq.App(builtins=True), sharded, queues=["hot"], concurrency=20, burst=True)
         assert worker.queues == ["hot~0", "hot~1", "hot~2", "hot~3"]
         await worker.run()
         assert (await client.queue_stats("hot")).succeeded == 200
@@ -64,7 +64,7 @@ async def test_pause_cancel_and_stats_work_under_the_logical_name(sharded: Setti
         tasks = await client.enqueue_many([client.request("t", n, queue="hot") for n in range(4)])
         await client.pause("hot")
         assert (await client.queue_stats("hot")).paused
-        await dtq.Worker(dtq.App(), sharded, queues=["hot"], burst=True).run()
+        await dtq.Worker(dtq.App(builtins=True), sharded, queues=["hot"], burst=True).run()
         assert (await client.queue_stats("hot")).ready == 4
         await client.resume("hot")
         assert not (await client.queue_stats("hot")).paused

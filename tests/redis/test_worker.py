@@ -29,7 +29,7 @@ async def run_burst(app: dtq.App, settings: Settings, **options: Any) -> Worker:
 
 
 async def test_runs_async_and_sync_handlers_and_stores_results(client: Client, settings: Settings) -> None:
-    app = dtq.App()
+    app = dtq.App(builtins=True)
 
     @app.task
     async def double(payload: int) -> int:
@@ -54,7 +54,7 @@ async def test_runs_async_and_sync_handlers_and_stores_results(client: Client, s
 async def test_failures_retry_with_backoff_then_die_after_max_retries_plus_one(
     client: Client, settings: Settings
 ) -> None:
-    app = dtq.App()
+    app = dtq.App(builtins=True)
     attempts: list[tuple[int, float]] = []
 
     @app.task(max_retries=3, backoff=Backoff(base=0.05, factor=2, max=1, jitter=0.5))
@@ -88,7 +88,7 @@ async def _state_is(client: Client, task_id: str, state: TaskState) -> bool:
 
 
 async def test_retry_overrides_the_delay_and_abort_dies_at_once(client: Client, settings: Settings) -> None:
-    app = dtq.App()
+    app = dtq.App(builtins=True)
 
     @app.task(max_retries=5)
     async def once_more(_payload: None, ctx: dtq.TaskContext) -> int:
@@ -111,7 +111,7 @@ async def test_retry_overrides_the_delay_and_abort_dies_at_once(client: Client, 
 
 
 async def test_async_timeout_cancels_and_sync_timeout_abandons_the_thread(client: Client, settings: Settings) -> None:
-    app = dtq.App()
+    app = dtq.App(builtins=True)
     cancelled = asyncio.Event()
     release = threading.Event()
 
@@ -147,19 +147,19 @@ async def test_async_timeout_cancels_and_sync_timeout_abandons_the_thread(client
 
 async def test_unknown_tasks_die_by_default_and_succeed_when_set_to_log(client: Client, settings: Settings) -> None:
     task = await client.enqueue("no_such_handler", 1)
-    await run_burst(dtq.App(), settings)
+    await run_burst(dtq.App(builtins=True), settings)
     record = await client.get(task.id)
     assert record.state is TaskState.DEAD
     assert record.error is not None and record.error.type == "UnknownTask" and "no_such_handler" in record.error.message
 
     logging_settings = tuned(settings, worker={"unknown_tasks": "log"})
     task = await client.enqueue("no_such_handler", 2)
-    await run_burst(dtq.App(), logging_settings)
+    await run_burst(dtq.App(builtins=True), logging_settings)
     assert (await client.get(task.id)).state is TaskState.SUCCEEDED
 
 
 async def test_a_record_that_is_not_dtq_json_is_dead_lettered_not_run(client: Client, settings: Settings) -> None:
-    app = dtq.App()
+    app = dtq.App(builtins=True)
     ran = []
 
     @app.task
@@ -184,7 +184,7 @@ async def test_a_record_that_is_not_dtq_json_is_dead_lettered_not_run(client: Cl
 
 
 async def test_strict_priority_runs_higher_first_and_fifo_within_a_level(client: Client, settings: Settings) -> None:
-    app = dtq.App()
+    app = dtq.App(builtins=True)
     order: list[int] = []
 
     @app.task
@@ -198,7 +198,7 @@ async def test_strict_priority_runs_higher_first_and_fifo_within_a_level(client:
 
 
 async def test_weighted_priority_lets_low_priorities_progress(client: Client, settings: Settings) -> None:
-    app = dtq.App()
+    app = dtq.App(builtins=True)
     order: list[int] = []
 
     @app.task
@@ -215,7 +215,7 @@ async def test_weighted_priority_lets_low_priorities_progress(client: Client, se
 
 
 async def test_a_running_handler_observes_a_cancel_request(client: Client, settings: Settings) -> None:
-    app = dtq.App()
+    app = dtq.App(builtins=True)
     started = asyncio.Event()
 
     @app.task
@@ -234,7 +234,7 @@ async def test_a_running_handler_observes_a_cancel_request(client: Client, setti
 
 
 async def test_never_holds_more_than_concurrency_tasks(client: Client, settings: Settings) -> None:
-    app = dtq.App()
+    app = dtq.App(builtins=True)
     running = 0
     peak = 0
 
@@ -252,7 +252,7 @@ async def test_never_holds_more_than_concurrency_tasks(client: Client, settings:
 
 
 async def test_leases_are_renewed_while_a_long_task_runs(client: Client, settings: Settings) -> None:
-    app = dtq.App()
+    app = dtq.App(builtins=True)
     runs = 0
 
     @app.task
@@ -272,7 +272,7 @@ async def test_leases_are_renewed_while_a_long_task_runs(client: Client, setting
 
 
 async def test_a_paused_queue_is_not_claimed(client: Client, settings: Settings) -> None:
-    app = dtq.App()
+    app = dtq.App(builtins=True)
     await client.enqueue("echo", 1)
     await client.pause("default")
     assert (await client.queue_stats("default")).paused
@@ -284,7 +284,7 @@ async def test_a_paused_queue_is_not_claimed(client: Client, settings: Settings)
 
 
 async def test_registers_heartbeats_and_stamps_its_health_file(client: Client, settings: Settings) -> None:
-    worker = Worker(dtq.App(), settings, queues=["default", "other"], concurrency=3)
+    worker = Worker(dtq.App(builtins=True), settings, queues=["default", "other"], concurrency=3)
     running = asyncio.create_task(worker.run())
     await eventually(lambda: _has_worker(client, worker.id))
     (info,) = [w for w in await client.workers() if w.id == worker.id]
@@ -302,7 +302,7 @@ async def _has_worker(client: Client, worker_id: str) -> bool:
 
 
 async def test_request_stop_drains_running_tasks_within_the_grace_period(client: Client, settings: Settings) -> None:
-    app = dtq.App()
+    app = dtq.App(builtins=True)
     started = asyncio.Event()
 
     @app.task
@@ -323,7 +323,7 @@ async def test_request_stop_drains_running_tasks_within_the_grace_period(client:
 async def test_tasks_past_the_grace_period_are_handed_back_without_an_attempt(
     client: Client, settings: Settings
 ) -> None:
-    app = dtq.App()
+    app = dtq.App(builtins=True)
     started = asyncio.Event()
 
     @app.task
@@ -347,7 +347,7 @@ async def test_claims_in_batches(client: Client, settings: Settings, mode: str) 
     batching = tuned(settings, worker={"priority_mode": mode})
     await client.enqueue_many([client.request("echo", n) for n in range(1000)])
     await client.store.redis.config_resetstat()
-    await run_burst(dtq.App(), batching, concurrency=100)
+    await run_burst(dtq.App(builtins=True), batching, concurrency=100)
     stats = await client.store.redis.info("commandstats")
     assert (await client.queue_stats("default")).succeeded == 1000
     # one claim and one completion script per ~100 tasks, not one round trip per task

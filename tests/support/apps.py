@@ -19,7 +19,7 @@ from redis.cluster import ClusterNode, RedisCluster
 import dtq
 from dtq import topology
 
-app = dtq.App()
+app = dtq.App(builtins=True)
 
 _oracle: redis.Redis | RedisCluster | None = None
 _lock = threading.Lock()

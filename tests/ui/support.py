@@ -102,7 +102,7 @@ def enqueue(api: httpx.Client, tasks: list[dict[str, Any]]) -> list[str]:
     return ids
 
 
-handlers = dtq.App()
+handlers = dtq.App(builtins=True)
 
 
 @handlers.task(name="charge_card")

@@ -27,7 +27,7 @@ def test_huge_attempt_numbers_do_not_overflow() -> None:
 
 
 def test_registration_detects_async_and_the_context_parameter() -> None:
-    app = dtq.App()
+    app = dtq.App(builtins=True)
 
     @app.task(name="a", queue="q", max_retries=1)
     async def a(payload: object, ctx: dtq.TaskContext) -> None: ...
@@ -44,7 +44,7 @@ def test_registration_detects_async_and_the_context_parameter() -> None:
 
 def test_bad_registrations_and_app_paths_are_config_errors() -> None:
     with pytest.raises(dtq.DtqError):
-        dtq.App().task(queue="bad queue")
+        dtq.App(builtins=True).task(queue="bad queue")
     with pytest.raises(ConfigError, match="module:attribute"):
         dtq.App.load("no_colon")
     with pytest.raises(ConfigError, match="cannot import"):

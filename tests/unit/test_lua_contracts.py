@@ -34,6 +34,7 @@ BUILT = {
     "expire": calls.expire(KEYS, 1, R),
     "inspect": calls.inspect(KEYS, []),
     "queue_stats": calls.queue_stats(KEYS),
+    "take_permit": calls.take_permit("p:rate:x", 1.0, 1),
 }
 
 

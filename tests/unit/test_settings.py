@@ -44,6 +44,7 @@ def test_invalid_values_name_the_variable(monkeypatch: pytest.MonkeyPatch, name:
 # settings object must then hold. A setting added without a line here fails the test below.
 EVERY_NAME: dict[str, tuple[str, object]] = {
     "DTQ_APP": ("myapp.tasks:app", "myapp.tasks:app"),
+    "DTQ_BUILTIN_TASKS": ("true", True),
     "DTQ_REDIS_URL": ("redis://cache:6380/2", "redis://cache:6380/2"),
     "DTQ_REDIS_USERNAME": ("dtq-user", "dtq-user"),
     "DTQ_REDIS_PASSWORD": ("s3cret", "s3cret"),
@@ -95,6 +96,8 @@ EVERY_NAME: dict[str, tuple[str, object]] = {
     "DTQ_API_MAX_HEADER_BYTES": ("8192", 8192),
     "DTQ_API_HEADER_TIMEOUT": ("2.5", 2.5),
     "DTQ_API_MAX_CONNECTIONS": ("64", 64),
+    "DTQ_API_AUTH_FAILURE_RATE": ("0.5", 0.5),
+    "DTQ_API_AUTH_FAILURE_BURST": ("5", 5),
     "DTQ_API_MAX_JSON_DEPTH": ("8", 8),
     "DTQ_API_RATE_LIMIT": ("20", 20.0),
     "DTQ_API_RATE_BURST": ("40", 40),

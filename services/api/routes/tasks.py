@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Path, Query, Request
@@ -50,7 +51,7 @@ Body = TypeVar("Body", bound=TaskIn)
 single = TypeAdapter(TaskIn)
 scheduled = TypeAdapter(ScheduledTaskIn)
 bulk = TypeAdapter(list[TaskIn])
-ENQUEUE_ERRORS = responses(400, 401, 403, 413, 422, 429, 503)
+ENQUEUE_ERRORS = responses(400, 401, 403, 413, 415, 422, 429, 503)
 
 
 def enqueue_spec(body_schema: str, *, idempotency_header: bool) -> dict[str, Any]:
@@ -67,12 +68,12 @@ def enqueue_spec(body_schema: str, *, idempotency_header: bool) -> dict[str, Any
     return spec
 
 
-def _state(request: Request) -> ApiState:
+async def _state(request: Request) -> ApiState:
     # Deliberate bypass of FastAPI's dependency injection on the three enqueue routes: with it,
     # POST /tasks served 1,340 requests/s, without it 2,400-2,950 (wrk, 32 connections, commit
     # 68400a6); 5,337 today (bench/results/latest.md, http-enqueue). The same authorize() runs.
     state: ApiState = request.app.state.dtq
-    authorize(state, request.headers.get("authorization"), ENQUEUE)
+    await authorize(state, request, ENQUEUE)
     return state
 
 
@@ -86,11 +87,26 @@ def _idempotency_key(request: Request) -> str | None:
     return key
 
 
+def _refuse_unknown_names(state: ApiState, items: Sequence[TaskIn], *, bulk: bool) -> None:
+    """422 for names no handler has, when the API knows the handlers: a task nobody can run
+    would only go to the dead-letter queue (and push real failures out of it)."""
+    if state.task_names is None:
+        return
+    unknown = [
+        {"field": "task", "index": index if bulk else None, "message": f"no handler is registered for {item.task!r}"}
+        for index, item in enumerate(items)
+        if item.task not in state.task_names
+    ]
+    if unknown:
+        raise ApiError(422, "unknown_task", "the request names a task no handler is registered for", unknown[:100])
+
+
 async def _enqueue_one(request: Request, adapter: TypeAdapter[Body]) -> Response:
-    state = _state(request)
+    state = await _state(request)
     key = _idempotency_key(request)
     document = await body.read_json(request, body.JsonLimits(state.settings.api.max_json_depth))
     item = body.validate(adapter, document)
+    _refuse_unknown_names(state, [item], bulk=False)
     (outcome,) = await state.batcher.store(state.client.prepare([item.request(key)]))
     return views.json({"id": outcome.id, "state": outcome.state.value})
 
@@ -128,10 +144,11 @@ async def schedule(request: Request) -> Response:
 )
 async def enqueue_bulk(request: Request) -> Response:
     """Store a JSON array of tasks, all or none (422 names each bad index and field)."""
-    state = _state(request)
+    state = await _state(request)
     limits = body.JsonLimits(state.settings.api.max_json_depth, state.settings.api.max_bulk_items)
     document = await body.read_json(request, limits)
     items = body.validate(bulk, document)
+    _refuse_unknown_names(state, items, bulk=True)
     outcomes = await state.batcher.store(state.client.prepare([item.request() for item in items]))
     return views.json({"ids": [o.id for o in outcomes]})
 
