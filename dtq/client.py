@@ -118,7 +118,7 @@ class Client:
         shards = self.store.shards
         if shards:
             by_queue = shards.spread(by_queue, lambda indexed: indexed[1].key)
-        await self.store.register_queues(by_queue)
+        await self.store.register_queues(by_queue, self.settings.queues.max)
         results: list[Enqueued | None] = [None] * len(prepared)
         for queue, items in by_queue.items():
             chunks = [items[i : i + ENQUEUE_CHUNK] for i in range(0, len(items), ENQUEUE_CHUNK)]
@@ -132,6 +132,8 @@ class Client:
             for chunk, reply in zip(chunks, replies, strict=True):
                 for (index, _), outcome in zip(chunk, reply, strict=True):
                     results[index] = outcome
+            if any(reply.queue_was_retired for reply in replies):
+                await self.store.reinstate([queue])
         return [r for r in results if r is not None]
 
     # --- one task ----------------------------------------------------------------------------

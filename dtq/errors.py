@@ -67,6 +67,16 @@ class InvalidQueueName(DtqError):
     """A queue name is not 1-64 characters of letters, digits, `_`, `.` or `-`."""
 
 
+class TooManyQueues(DtqError):
+    """Enqueueing would create more queues than DTQ_QUEUES_MAX allows."""
+
+    def __init__(self, refused: list[str], cap: int) -> None:
+        shown = ", ".join(refused[:5]) + (f" and {len(refused) - 5} more" if len(refused) > 5 else "")
+        super().__init__(f"{cap} queues exist already (DTQ_QUEUES_MAX); not creating {shown}")
+        self.refused = refused
+        self.cap = cap
+
+
 class TaskNotFound(DtqError):
     """No task with this id exists (never did, or its record expired)."""
 

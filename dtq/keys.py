@@ -107,6 +107,12 @@ class QueueKeys:
         return self.base + "paused"
 
     @property
+    def retired(self) -> str:
+        """string: present after a scheduler took the (empty) queue out of the index, until the
+        next enqueue, which removes it and puts the queue back (retire.lua, enqueue.lua)."""
+        return self.base + "retired"
+
+    @property
     def idempotency(self) -> str:
         """hash: idempotency key -> task id."""
         return self.base + "idem"

@@ -53,6 +53,7 @@ class Scheduler:
         self._queues: list[str] = []
         self._queues_read_at = float("-inf")
         self._janitor_at = float("-inf")
+        self._empty_since: dict[str, float] = {}  # queue -> when this scheduler first saw it empty
         self._stop_requested = asyncio.Event()
         self._wake = asyncio.Event()
         self._listener: Listener | None = None
@@ -180,7 +181,22 @@ class Scheduler:
             )
             pending = [q for q, r in zip(pending, results, strict=True) if r.more]
             if not pending:
-                return
+                break
+        await self._retire_idle(queues)
+
+    async def _retire_idle(self, queues: list[str]) -> None:
+        """Take queues that held no task for DTQ_QUEUES_IDLE_TTL out of the index, so every sweep
+        and every cross-queue read costs what the queues in use cost, not every name ever used."""
+        now = time.monotonic()
+        ttl = self.settings.queues.idle_ttl
+        counts = await self.store.task_counts(queues)
+        self._empty_since = {q: self._empty_since.get(q, now) for q, n in counts.items() if n == 0}
+        for queue, since in list(self._empty_since.items()):
+            if now - since >= ttl and await self.store.retire_if_empty(queue):
+                del self._empty_since[queue]
+                if queue in self._queues:
+                    self._queues.remove(queue)
+                log.info("queue %s held no task for %.0fs: it leaves the queue index until used again", queue, ttl)
 
     async def _refresh_queues(self) -> None:
         now = time.monotonic()

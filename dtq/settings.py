@@ -160,6 +160,17 @@ class RetentionSettings(Section):
     stats: float = Field(10_800.0, ge=3600, description="Seconds per-minute counters are kept.")
 
 
+class QueueSettings(Section):
+    """How many queues may exist, and when an unused one leaves the index."""
+
+    max: int = Field(
+        1000, ge=1, le=1_000_000, description="Most queues that may exist; enqueueing to one more is refused (429)."
+    )
+    idle_ttl: float = Field(
+        3600.0, ge=1, description="Seconds a queue must hold no task at all before it leaves the queue index."
+    )
+
+
 class SchedulerSettings(Section):
     """How the scheduler promotes due tasks and recovers expired leases."""
 
@@ -251,6 +262,7 @@ class Settings(BaseSettings):
     tasks: TaskDefaults = Field(default_factory=TaskDefaults)
     retention: RetentionSettings = Field(default_factory=RetentionSettings)
     scheduler: SchedulerSettings = Field(default_factory=SchedulerSettings)
+    queues: QueueSettings = Field(default_factory=QueueSettings)
     api: ApiSettings = Field(default_factory=ApiSettings)
     operator: OperatorSettings = Field(default_factory=OperatorSettings)
     log: LogSettings = Field(default_factory=LogSettings)

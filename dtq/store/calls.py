@@ -16,6 +16,7 @@ import msgspec
 
 from dtq.errors import ScriptError
 from dtq.keys import COLUMNS, QueueKeys
+from dtq.metrics import HISTOGRAMS
 from dtq.settings import RetentionSettings
 from dtq.task import PreparedTask, TaskState
 
@@ -56,6 +57,26 @@ def take_permit(key: str, rate: float, burst: int) -> Call[float]:
     return Call("take_permit", (key,), (1000 / rate, burst), lambda wait: int(wait) / 1000)
 
 
+def register_queues(index: str, queues: Sequence[str], cap: int) -> Call[list[str]]:
+    """Add `queues` to the queue index at `index`, all or none, if the index stays within `cap`:
+    the names refused (empty when all are in the index)."""
+    return Call("register_queues", (index,), (cap, *queues), lambda refused: [_text(name) for name in refused])
+
+
+def retire(keys: QueueKeys, mark_ms: int) -> Call[bool]:
+    """Mark the queue retired and drop its bookkeeping, if it holds no task and is not paused."""
+    bookkeeping = (keys.totals, keys.activity, keys.idempotency, keys.idempotency_expiry)
+    histograms = tuple(keys.histogram(name) for name in HISTOGRAMS)
+    return Call(
+        "retire", (keys.column("state"), keys.paused, keys.retired, *bookkeeping, *histograms), (mark_ms,), bool
+    )
+
+
+def still_retired(keys: QueueKeys) -> Call[bool]:
+    """Whether the queue is still retired (no enqueue took its mark since)."""
+    return Call("still_retired", (keys.column("state"), keys.retired), (), bool)
+
+
 # --- enqueue ---------------------------------------------------------------------------------
 
 
@@ -75,7 +96,14 @@ class Enqueued(msgspec.Struct, frozen=True):
     state: TaskState
 
 
-def enqueue(keys: QueueKeys, tasks: Sequence[PreparedTask], retention: RetentionSettings) -> Call[list[Enqueued]]:
+class EnqueueReply(list[Enqueued]):
+    """The outcomes of one enqueue call, in task order, and whether the queue had been retired
+    (then the caller puts it back in the queue index)."""
+
+    queue_was_retired: bool = False
+
+
+def enqueue(keys: QueueKeys, tasks: Sequence[PreparedTask], retention: RetentionSettings) -> Call[EnqueueReply]:
     """Store `tasks`, all of one queue."""
     args: list[Arg] = [ms(retention.idempotency), keys.worker_channel, keys.scheduler_channel]
     # Tasks sharing their options travel as one group: 2 arguments per task instead of 7.
@@ -90,18 +118,20 @@ def enqueue(keys: QueueKeys, tasks: Sequence[PreparedTask], retention: Retention
             args += [task.id, task.spec, task.key] if keyed and task.key is not None else [task.id, task.spec]
             order.append(index)
 
-    def parse(reply: list[Any]) -> list[Enqueued]:
+    def parse(reply: list[Any]) -> EnqueueReply:
         outcomes: list[Enqueued | None] = [None] * len(order)
         for position, index in enumerate(order):
             at = 3 * position
             outcomes[index] = Enqueued(Stored(int(reply[at])), _text(reply[at + 1]), TaskState(_text(reply[at + 2])))
-        return [o for o in outcomes if o is not None]
+        parsed = EnqueueReply(o for o in outcomes if o is not None)
+        parsed.queue_was_retired = bool(reply[-1])
+        return parsed
 
     columns = (keys.column("spec"), keys.column("state"), keys.column("prio"))
     return Call(
         "enqueue",
         (keys.ready, keys.scheduled, *columns, keys.column("due"), keys.idempotency, keys.idempotency_expiry,
-         keys.totals, keys.activity),
+         keys.totals, keys.activity, keys.retired),
         tuple(args),
         parse,
     )  # fmt: skip

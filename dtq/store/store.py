@@ -8,10 +8,12 @@ comes from the methods below, which are the only readers of the Lua-written fiel
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
+from dtq.errors import TooManyQueues
 from dtq.events import EVENT_NAMES, parse_totals_field
 from dtq.keys import GlobalKeys, QueueKeys, queue_keys, queue_of_channel
 from dtq.metrics import HISTOGRAMS, Recorder
@@ -40,6 +42,13 @@ from dtq.task import Task, TaskState
 T = TypeVar("T")
 P = ParamSpec("P")
 
+#: Seconds a process trusts that a queue it registered is still in the index. A scheduler
+#: retires queues that stay empty (see `retire`); the next enqueue learns of it from the queue's
+#: marker, and this refresh bounds how long any other cache of the index can be stale.
+REGISTRATION_REFRESH = 60.0
+UNCAPPED = 2**31
+RETIRED_MARK_TTL = 10 * REGISTRATION_REFRESH
+
 
 @dataclass(frozen=True, slots=True)
 class Counted:
@@ -64,7 +73,7 @@ class Store:
         self.shards = Shards(settings.shards)  # hot queues spread over several physical queues
         self.prefix = settings.key_prefix
         self.global_keys = GlobalKeys(self.prefix)
-        self._registered: set[str] = set()
+        self._registered: dict[str, float] = {}  # queue -> when this process last registered it
 
     async def connect(self) -> ServerInfo:
         """Check that Redis is reachable and safe (noeviction), and load the scripts."""
@@ -123,13 +132,46 @@ class Store:
         seconds until one could be taken."""
         return await self.scripts.run(calls.take_permit(self.global_keys.rate(subject), rate, burst))
 
-    async def register_queues(self, queues: Iterable[str]) -> None:
-        """Add `queues` to the index of known queues (once per queue and process)."""
-        new = [q for q in queues if q not in self._registered]
+    async def register_queues(self, queues: Iterable[str], cap: int = UNCAPPED) -> None:
+        """Add `queues` to the index of known queues, all or none; `TooManyQueues` if that would
+        make more than `cap` (DTQ_QUEUES_MAX). Each process re-registers a queue after
+        REGISTRATION_REFRESH, so a queue the scheduler retired while empty comes back."""
+        now = time.monotonic()
+        new = [q for q in queues if now - self._registered.get(q, -REGISTRATION_REFRESH) >= REGISTRATION_REFRESH]
         if new:
-            with redis_errors():
-                await self.redis.sadd(self.global_keys.queues, *new)
-            self._registered.update(new)
+            refused = await self.scripts.run(calls.register_queues(self.global_keys.queues, new, cap))
+            if refused:
+                raise TooManyQueues(refused, cap)
+            self._registered.update(dict.fromkeys(new, now))
+
+    async def reinstate(self, queues: Iterable[str]) -> None:
+        """Put queues an enqueue found retired back in the index (not against the cap: they
+        hold a task now)."""
+        names = list(queues)
+        with redis_errors():
+            await self.redis.sadd(self.global_keys.queues, *names)
+        self._registered.update(dict.fromkeys(names, time.monotonic()))
+
+    async def retire_if_empty(self, queue: str) -> bool:
+        """Take `queue` out of the index if it holds no task and is not paused (True if it did).
+        An enqueue racing with this is safe: it finds the mark, or the re-check below does."""
+        if not await self.scripts.run(calls.retire(self.keys(queue), calls.ms(RETIRED_MARK_TTL))):
+            return False
+        with redis_errors():
+            await self.redis.srem(self.global_keys.queues, queue)
+        if await self.scripts.run(calls.still_retired(self.keys(queue))):
+            return True
+        await self.reinstate([queue])
+        return False
+
+    async def task_counts(self, queues: Sequence[str]) -> dict[str, int]:
+        """How many tasks (in any state) each queue holds, in one round trip."""
+        with redis_errors():
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for queue in queues:
+                    pipe.hlen(self.keys(queue).column("state"))
+                counts = await pipe.execute()
+        return dict(zip(queues, (int(n) for n in counts), strict=True))
 
     async def set_paused(self, queue: str, paused: bool) -> None:
         """Pause or resume `queue` (every shard of a sharded queue)."""

@@ -15,7 +15,15 @@ from fastapi.routing import APIRoute, APIRouter
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import compile_path
 
-from dtq.errors import DtqError, InvalidQueueName, InvalidTask, RedisUnavailable, TaskFinished, TaskNotFound
+from dtq.errors import (
+    DtqError,
+    InvalidQueueName,
+    InvalidTask,
+    RedisUnavailable,
+    TaskFinished,
+    TaskNotFound,
+    TooManyQueues,
+)
 from services.api.schemas import ErrorOut
 
 log = logging.getLogger("dtq.api")
@@ -48,6 +56,10 @@ def error_response(error: ApiError) -> Response:
     return Response(orjson.dumps(body), error.status, error.headers, media_type="application/json")
 
 
+#: dtq errors whose answer is their message under a fixed status and code.
+PLAIN = {TaskNotFound: (404, "not_found"), TaskFinished: (409, "already_finished")}
+
+
 def from_dtq(exc: DtqError) -> ApiError:
     """Map a dtq error to its status code."""
     if isinstance(exc, InvalidTask):
@@ -55,14 +67,14 @@ def from_dtq(exc: DtqError) -> ApiError:
         return ApiError(422, "invalid_task", "the request is not a valid task", details)
     if isinstance(exc, InvalidQueueName):
         return ApiError(422, "invalid_queue", str(exc), [{"field": "queue", "message": str(exc)}])
-    if isinstance(exc, TaskNotFound):
-        return ApiError(404, "not_found", str(exc))
-    if isinstance(exc, TaskFinished):
-        return ApiError(409, "already_finished", str(exc))
+    if isinstance(exc, TooManyQueues):
+        details = [{"field": "queue", "message": f"{name}: no more queues may be created"} for name in exc.refused]
+        return ApiError(429, "too_many_queues", str(exc), details[:100])
     if isinstance(exc, RedisUnavailable):
         code = "redis_out_of_memory" if exc.out_of_memory else "redis_unavailable"
         return ApiError(503, code, str(exc), headers={"Retry-After": RETRY_AFTER_SECONDS})
-    return ApiError(400, "bad_request", str(exc))
+    status, code = next((answer for kind, answer in PLAIN.items() if isinstance(exc, kind)), (400, "bad_request"))
+    return ApiError(status, code, str(exc))
 
 
 def install(app: FastAPI, methods: MethodTable) -> None:

@@ -204,3 +204,14 @@ async def test_read_and_cancel(api: httpx.AsyncClient, settings: Settings) -> No
     await dtq.Worker(dtq.App(builtins=True), settings, burst=True).run()
     conflict = await api.delete(f"/tasks/{done}")
     assert conflict.status_code == 409 and conflict.json()["error"]["code"] == "already_finished"
+
+
+async def test_a_new_queue_beyond_the_cap_is_429_naming_it(make_api) -> None:  # type: ignore[no-untyped-def]
+    api = await make_api(queues={"max": 1})
+    assert (await api.post("/tasks", json={"task": "echo", "queue": "first"})).status_code == 200
+    refused = await api.post("/tasks/bulk", json=[{"task": "echo", "queue": "first"}, {"task": "echo", "queue": "x"}])
+    assert refused.status_code == 429
+    assert refused.json()["error"]["code"] == "too_many_queues"
+    assert refused.json()["error"]["details"] == [
+        {"field": "queue", "index": None, "message": "x: no more queues may be created"}
+    ]

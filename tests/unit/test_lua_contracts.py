@@ -35,6 +35,9 @@ BUILT = {
     "inspect": calls.inspect(KEYS, []),
     "queue_stats": calls.queue_stats(KEYS),
     "take_permit": calls.take_permit("p:rate:x", 1.0, 1),
+    "register_queues": calls.register_queues("p:{@}:queues", [], 1),
+    "retire": calls.retire(KEYS, 1),
+    "still_retired": calls.still_retired(KEYS),
 }
 
 
@@ -106,8 +109,9 @@ def test_includes_are_inlined_and_the_shebang_can_be_dropped() -> None:
 
 def test_scripts_that_add_state_are_refused_under_oom_and_the_rest_are_not() -> None:
     adding = {name for name in script_names() if "allow-oom" not in read_script(name).splitlines()[0]}
-    assert adding == {"enqueue", "inspect", "queue_stats"}
-    assert all("no-writes" in read_script(n).splitlines()[0] for n in ("inspect", "queue_stats"))
+    assert adding == {"enqueue", "inspect", "queue_stats", "register_queues", "still_retired"}
+    readers = ("inspect", "queue_stats", "still_retired")
+    assert all("no-writes" in read_script(n).splitlines()[0] for n in readers)
 
 
 @pytest.mark.parametrize("name", sorted(BUILT))

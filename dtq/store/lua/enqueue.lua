@@ -14,6 +14,7 @@
 -- KEYS[8]  dtq:{q}:idem:exp  zset key, score = expiry ms
 -- KEYS[9]  dtq:{q}:totals    hash event|task -> n
 -- KEYS[10] dtq:{q}:activity  hash "<minute>:<event>" -> n
+-- KEYS[11] dtq:{q}:retired   string, present while the queue is out of the queue index
 -- ARGV[1] idempotency TTL, ms   ARGV[2] worker channel   ARGV[3] scheduler channel
 -- ARGV[4..] groups of tasks that share their options: priority 0-9, delay ms, at ms (0 = use
 --           delay), task name, 1 if the tasks carry idempotency keys else 0, count; then per task:
@@ -21,12 +22,13 @@
 -- Returns: per task 3 values: code, id, state
 --   1 = stored (id is the new task), 0 = this id already existed (nothing written),
 --   2 = idempotency key seen (id is the first task's)
+-- then 1 if the queue had been retired (the caller must put it back in the index), else 0
 -- @include now
 -- @include band
 -- @include bulk
 -- @include count
-local ready, scheduled, spec_col, states, prios, dues, idem, idem_exp, totals, stats =
-  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10]
+local ready, scheduled, spec_col, states, prios, dues, idem, idem_exp, totals, stats, retired =
+  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10], KEYS[11]
 local idem_ttl, worker_channel, scheduler_channel = tonumber(ARGV[1]), ARGV[2], ARGV[3]
 local now = now_ms()
 
@@ -99,4 +101,5 @@ if #w_task > 0 then
   if #w_sched > 0 then bulk('ZADD', scheduled, w_sched); redis.call('PUBLISH', scheduler_channel, 'due') end
   count_event(totals, stats, now, 'enqueued', per_task)
 end
+out[#out + 1] = redis.call('DEL', retired)
 return out
