@@ -208,6 +208,9 @@ class ApiSettings(Section):
     max_connections: int = Field(
         1000, ge=1, le=100_000, description="Open connections and requests one API process serves; beyond, 503."
     )
+    metrics_queues: int = Field(
+        100, ge=1, le=10_000, description='Queues (and task names per queue) /metrics shows apart; rest: "_other".'
+    )
     rate_limit: float = Field(
         0.0,
         ge=0,

@@ -4,7 +4,7 @@ plus "sum" and "count". Workers add to them; /metrics reads them back.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from dtq.keys import QueueKeys
@@ -50,3 +50,11 @@ def read_histogram(name: str, raw: Mapping[bytes, bytes]) -> Histogram:
         running += int(raw.get(label.encode(), 0))
         cumulative.append((label, running))
     return Histogram(cumulative, float(raw.get(b"sum", 0)), int(raw.get(b"count", 0)))
+
+
+def merge_histograms(parts: Sequence[Histogram]) -> Histogram:
+    """The histogram of several queues together (their buckets are the same)."""
+    if not parts:
+        raise ValueError("nothing to merge")
+    cumulative = [(bound, sum(p.cumulative[i][1] for p in parts)) for i, (bound, _) in enumerate(parts[0].cumulative)]
+    return Histogram(cumulative, sum(p.total for p in parts), sum(p.count for p in parts))

@@ -11,7 +11,9 @@ from collections.abc import Iterable
 from dtq.client import Client
 from dtq.events import EVENTS
 from dtq.metrics import HISTOGRAMS
-from dtq.store.calls import QueueCounts
+from dtq.store.calls import QueueCounts, combined_counts
+from dtq.store.histograms import merge_histograms
+from dtq.store.store import Counted
 
 HISTOGRAM_HELP = {
     "duration": ("dtq_task_duration_seconds", "Seconds a handler ran."),
@@ -24,17 +26,21 @@ def label(value: str) -> str:
     return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
 
 
-async def render(client: Client) -> str:
-    """The whole exposition for every queue."""
+async def render(client: Client, top: int) -> str:
+    """The whole exposition: per-queue series for the `top` queues holding the most tasks, and
+    the rest summed under queue="_other", so the page's size is bounded by `top` whatever
+    producers name. Within a queue, counters of the `top` busiest task names, the rest "_other"."""
     queues = await client.queues()
     stats = await client.all_queue_stats(queues)
     counted = await client.store.counted(queues)
     workers = await client.workers()
+    shown = set(sorted(stats, key=lambda q: (-_depth(stats[q]), q))[:top])
+    stats, counted = _fold(stats, counted, shown)
     lines: list[str] = []
     for event, help_text in EVENTS.items():
         lines += _header(f"dtq_tasks_{event}_total", "counter", help_text)
         for queue, count in counted.items():
-            for task, n in sorted(count.totals[event].items()):
+            for task, n in _top_names(count.totals[event], top):
                 lines.append(f'dtq_tasks_{event}_total{{queue="{label(queue)}",task="{label(task)}"}} {n}')
     lines += _gauges(stats)
     lines += _header("dtq_workers", "gauge", "Live workers.")
@@ -49,6 +55,50 @@ async def render(client: Client) -> str:
             lines.append(f'{metric}_sum{{queue="{q}"}} {histogram.total}')
             lines.append(f'{metric}_count{{queue="{q}"}} {histogram.count}')
     return "\n".join(lines) + "\n"
+
+
+#: The label of what is folded together. It is also a valid queue name: a queue really named
+#: `_other` is shown as itself only while it is among the top ones (docs/operations.md).
+OTHER = "_other"
+
+
+def _depth(c: QueueCounts) -> int:
+    return c.ready + c.scheduled + c.retrying + c.active + c.dead
+
+
+def _fold(
+    stats: dict[str, QueueCounts], counted: dict[str, Counted], shown: set[str]
+) -> tuple[dict[str, QueueCounts], dict[str, Counted]]:
+    """`stats` and `counted` with every queue outside `shown` summed into one entry, OTHER."""
+    rest = [q for q in stats if q not in shown]
+    if not rest:
+        return stats, counted
+    kept_stats = {q: c for q, c in stats.items() if q in shown}
+    kept_stats[OTHER] = combined_counts([stats[q] for q in rest])
+    kept_counted = {q: c for q, c in counted.items() if q in shown}
+    folded = [counted[q] for q in rest if q in counted]
+    if folded:
+        kept_counted[OTHER] = Counted(
+            totals={event: _summed([c.totals[event] for c in folded]) for event in EVENTS},
+            histograms={name: merge_histograms([c.histograms[name] for c in folded]) for name in HISTOGRAMS},
+        )
+    return kept_stats, kept_counted
+
+
+def _summed(parts: Iterable[dict[str, int]]) -> dict[str, int]:
+    total: dict[str, int] = {}
+    for part in parts:
+        for name, n in part.items():
+            total[name] = total.get(name, 0) + n
+    return total
+
+
+def _top_names(counts: dict[str, int], top: int) -> list[tuple[str, int]]:
+    """The `top` names by count, sorted by name, and the rest summed as OTHER."""
+    ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+    shown = sorted(ranked[:top])
+    rest = sum(n for _, n in ranked[top:])
+    return [*shown, (OTHER, rest)] if len(ranked) > top else shown
 
 
 def _header(name: str, kind: str, help_text: str) -> list[str]:

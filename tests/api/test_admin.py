@@ -7,7 +7,9 @@ import asyncio
 import httpx
 
 import dtq
+from dtq.client import Client
 from dtq.settings import Settings
+from dtq.task import TaskRequest
 from tests.redis.scripts.conftest import eventually
 
 
@@ -116,3 +118,17 @@ async def test_stats_count_activity_per_minute(api: httpx.AsyncClient, settings:
     assert len(series) == 5 and series[-1]["start"].endswith(":00.000Z")
     totals = {k: sum(m[k] for m in series) for k in ("enqueued", "succeeded", "failed", "dead", "processed")}
     assert totals == {"enqueued": 5, "succeeded": 4, "failed": 1, "dead": 1, "processed": 5}
+
+
+async def test_metrics_show_the_busiest_queues_and_sum_the_rest(make_api, client: Client) -> None:  # type: ignore[no-untyped-def]
+    """Twenty queues, two shown: the page's size does not grow with the queues producers name."""
+    api = await make_api(api={"metrics_queues": 2})
+    for n in range(20):
+        await client.enqueue_many([TaskRequest(task=f"t{n % 3}", queue=f"q{n:02d}") for _ in range(n + 1)])
+    text = (await api.get("/metrics")).text
+    shown = {line.split('queue="')[1].split('"')[0] for line in text.splitlines() if 'queue="' in line}
+    assert shown == {"q19", "q18", "_other"}
+    assert 'dtq_queue_tasks{queue="_other",state="ready"} 171' in text  # 1 + 2 + ... + 18
+    assert 'dtq_tasks_enqueued_total{queue="_other",task="_other"}' in text  # beyond 2 names per queue
+    enqueued = [line for line in text.splitlines() if line.startswith("dtq_tasks_enqueued_total{")]
+    assert sum(int(line.rsplit(" ", 1)[1]) for line in enqueued) == 210  # nothing lost in the folding

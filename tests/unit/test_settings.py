@@ -98,6 +98,7 @@ EVERY_NAME: dict[str, tuple[str, object]] = {
     "DTQ_API_MAX_HEADER_BYTES": ("8192", 8192),
     "DTQ_API_HEADER_TIMEOUT": ("2.5", 2.5),
     "DTQ_API_MAX_CONNECTIONS": ("64", 64),
+    "DTQ_API_METRICS_QUEUES": ("7", 7),
     "DTQ_API_AUTH_FAILURE_RATE": ("0.5", 0.5),
     "DTQ_API_AUTH_FAILURE_BURST": ("5", 5),
     "DTQ_API_MAX_JSON_DEPTH": ("8", 8),

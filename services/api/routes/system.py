@@ -74,7 +74,8 @@ async def stats(
     },
     summary="Prometheus metrics",
 )
-async def metrics(client: ClientDep) -> Response:
-    """Counters, queue gauges and latency histograms of the whole fleet."""
-    text = await prometheus.render(client)
+async def metrics(state: StateDep) -> Response:
+    """Counters, queue gauges and latency histograms of the whole fleet (per queue for the
+    busiest DTQ_API_METRICS_QUEUES queues, the rest summed as queue="_other")."""
+    text = await prometheus.render(state.client, state.settings.api.metrics_queues)
     return Response(text, media_type="text/plain; version=0.0.4; charset=utf-8")
