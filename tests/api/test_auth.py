@@ -201,3 +201,34 @@ async def test_without_tokens_the_rate_limit_counts_client_addresses(make_api: A
     api = await make_api(api={"rate_limit": 0.01, "rate_burst": 2})
     codes = [(await api.post("/tasks", json={"task": "echo"})).status_code for _ in range(3)]
     assert codes == [200, 200, 429]
+
+
+async def test_a_token_limited_to_queue_patterns_enqueues_only_there(make_api: ApiFactory) -> None:
+    mail = "mail-token-0123456789abcdef"
+    api = await make_api(api={"tokens": f"{mail}:producer@mail|mail-*,{ADMIN_TOKEN}:admin"})
+    headers = bearer(mail)
+    for queue in ("mail", "mail-bulk"):
+        assert (await api.post("/tasks", json={"task": "echo", "queue": queue}, headers=headers)).status_code == 200
+    other = await api.post("/tasks", json={"task": "echo", "queue": "billing"}, headers=headers)
+    assert other.status_code == 403 and other.json()["error"]["code"] == "queue_not_allowed"
+    default = await api.post("/tasks/schedule", json={"task": "echo", "delay": 1}, headers=headers)
+    assert default.status_code == 403  # no queue named means "default", which is not allowed either
+    mixed = await api.post("/tasks/bulk", json=[{"task": "echo", "queue": "mail"}, {"task": "echo", "queue": "x"}],
+                           headers=headers)  # fmt: skip
+    assert [(d["field"], d["index"]) for d in mixed.json()["error"]["details"]] == [("queue", 1)]
+    admin = await api.post("/tasks", json={"task": "echo", "queue": "billing"}, headers=bearer(ADMIN_TOKEN))
+    assert admin.status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("entry", "problem"),
+    [
+        ("viewer-token-0123456789:viewer@mail", "restrict producer tokens only"),
+        ("mail-token-0123456789ab:producer@", "queue patterns are"),
+        ("mail-token-0123456789ab:producer@mail;rm", "queue patterns are"),
+        ("mail-token-0123456789ab:admin@x|y", "restrict producer tokens only"),
+    ],
+)
+def test_bad_queue_patterns_are_config_errors(settings: Settings, entry: str, problem: str) -> None:
+    with pytest.raises(ConfigError, match=problem):
+        Tokens.from_settings(settings.with_changes(api={"tokens": entry}).api)

@@ -11,8 +11,9 @@ from pydantic import TypeAdapter
 from starlette.convertors import Convertor, register_url_convertor
 
 from dtq.keys import SHARD_PATTERN
-from dtq.task import MAX_KEY_LENGTH, public_shape
+from dtq.task import MAX_KEY_LENGTH, PreparedTask, public_shape
 from services.api import body
+from services.api.auth import Principal
 from services.api.deps import ENQUEUE, Admin, AnyRole, ApiState, ClientDep, authorize
 from services.api.errors import ApiError, responses
 from services.api.routes import views
@@ -68,13 +69,26 @@ def enqueue_spec(body_schema: str, *, idempotency_header: bool) -> dict[str, Any
     return spec
 
 
-async def _state(request: Request) -> ApiState:
+async def _state(request: Request) -> tuple[ApiState, Principal]:
     # Deliberate bypass of FastAPI's dependency injection on the three enqueue routes: with it,
     # POST /tasks served 1,340 requests/s, without it 2,400-2,950 (wrk, 32 connections, commit
     # 68400a6); 5,337 today (bench/results/latest.md, http-enqueue). The same authorize() runs.
     state: ApiState = request.app.state.dtq
-    await authorize(state, request, ENQUEUE)
-    return state
+    return state, await authorize(state, request, ENQUEUE)
+
+
+def _refuse_other_queues(principal: Principal, prepared: Sequence[PreparedTask], *, bulk: bool) -> None:
+    """403 for tasks bound for queues the token's patterns do not allow (after handler defaults
+    chose each task's queue)."""
+    if principal.queues is None:
+        return
+    refused = [
+        {"field": "queue", "index": index if bulk else None, "message": f"this token may not enqueue to {task.queue}"}
+        for index, task in enumerate(prepared)
+        if not principal.may_enqueue_to(task.queue)
+    ]
+    if refused:
+        raise ApiError(403, "queue_not_allowed", "this token may not enqueue to these queues", refused[:100])
 
 
 def _idempotency_key(request: Request) -> str | None:
@@ -102,12 +116,14 @@ def _refuse_unknown_names(state: ApiState, items: Sequence[TaskIn], *, bulk: boo
 
 
 async def _enqueue_one(request: Request, adapter: TypeAdapter[Body]) -> Response:
-    state = await _state(request)
+    state, principal = await _state(request)
     key = _idempotency_key(request)
     document = await body.read_json(request, body.JsonLimits(state.settings.api.max_json_depth))
     item = body.validate(adapter, document)
     _refuse_unknown_names(state, [item], bulk=False)
-    (outcome,) = await state.batcher.store(state.client.prepare([item.request(key)]))
+    prepared = state.client.prepare([item.request(key)])
+    _refuse_other_queues(principal, prepared, bulk=False)
+    (outcome,) = await state.batcher.store(prepared)
     return views.json({"id": outcome.id, "state": outcome.state.value})
 
 
@@ -144,12 +160,14 @@ async def schedule(request: Request) -> Response:
 )
 async def enqueue_bulk(request: Request) -> Response:
     """Store a JSON array of tasks, all or none (422 names each bad index and field)."""
-    state = await _state(request)
+    state, principal = await _state(request)
     limits = body.JsonLimits(state.settings.api.max_json_depth, state.settings.api.max_bulk_items)
     document = await body.read_json(request, limits)
     items = body.validate(bulk, document)
     _refuse_unknown_names(state, items, bulk=True)
-    outcomes = await state.batcher.store(state.client.prepare([item.request() for item in items]))
+    prepared = state.client.prepare([item.request() for item in items])
+    _refuse_other_queues(principal, prepared, bulk=True)
+    outcomes = await state.batcher.store(prepared)
     return views.json({"ids": [o.id for o in outcomes]})
 
 
