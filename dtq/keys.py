@@ -102,6 +102,12 @@ class QueueKeys:
         return self.base + "dead"
 
     @property
+    def unrunnable(self) -> str:
+        """zset: the dead ids that never ran (no handler, undecodable); score = ms it died. A
+        subset of `dead`, capped on its own (DTQ_RETENTION_DEAD_UNRUNNABLE_MAX)."""
+        return self.base + "dead:unrunnable"
+
+    @property
     def paused(self) -> str:
         """string: present while the queue is paused."""
         return self.base + "paused"

@@ -16,7 +16,7 @@ from dtq.store import calls
 from dtq.store.calls import Burial, Call, Failure, Success
 from dtq.store.store import Store
 
-Kind = Literal["complete", "retry", "dead", "cancelled"]
+Kind = Literal["complete", "retry", "dead", "cancelled", "unrunnable"]
 Entry = Success | Failure | Burial
 
 

@@ -156,6 +156,9 @@ class RetentionSettings(Section):
     finished: float = Field(86_400.0, ge=0, description="Seconds succeeded and cancelled tasks are kept.")
     dead: float = Field(604_800.0, ge=0, description="Seconds dead tasks are kept.")
     dead_max: int = Field(100_000, ge=1, description="Most dead tasks kept per queue; oldest go first.")
+    dead_unrunnable_max: int = Field(
+        1000, ge=1, description="Most dead tasks that never ran (no handler) kept per queue, apart from dead_max."
+    )
     idempotency: float = Field(86_400.0, gt=0, description="Seconds an idempotency key is remembered.")
     stats: float = Field(10_800.0, ge=3600, description="Seconds per-minute counters are kept.")
 

@@ -358,7 +358,7 @@ class Worker:
     def _settle_without_running(self, held: Held, name: str, error: object) -> None:
         log.error("task %s (%s) dead-lettered without running: %s", held.claimed.id, name, error)
         self.failed += 1
-        self._put(held, "dead", Burial(held.claimed.id, held.token, name, _encode(error)))
+        self._put(held, "unrunnable", Burial(held.claimed.id, held.token, name, _encode(error)))
 
     def _settle(self, held: Held, spec: TaskSpec, definition: TaskDefinition, outcome: Outcome) -> None:
         claimed = held.claimed

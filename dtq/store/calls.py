@@ -308,14 +308,17 @@ def retry(keys: QueueKeys, items: Sequence[Failure]) -> Call[list[bool]]:
     )  # fmt: skip
 
 
-def bury(keys: QueueKeys, final: Literal["dead", "cancelled"], items: Sequence[Burial]) -> Call[list[bool]]:
-    """End held tasks as dead or cancelled; per item True, or False when the lease was lost."""
+def bury(
+    keys: QueueKeys, final: Literal["dead", "cancelled", "unrunnable"], items: Sequence[Burial]
+) -> Call[list[bool]]:
+    """End held tasks as dead (`unrunnable`: dead without running, under their own cap) or
+    cancelled; per item True, or False when the lease was lost."""
     args, order = _grouped(items, lambda b: (b.error,))
-    target = keys.dead if final == "dead" else keys.cancelled
+    target = keys.cancelled if final == "cancelled" else keys.dead
     cols = ("state", "run", "error", "cancel")
     return Call(
         "bury",
-        (keys.active, target, *(keys.column(c) for c in cols), keys.totals, keys.activity),
+        (keys.active, target, *(keys.column(c) for c in cols), keys.totals, keys.activity, keys.unrunnable),
         (final, *args),
         _in_item_order(order, bool),
     )
@@ -422,9 +425,17 @@ def expire(keys: QueueKeys, limit: int, retention: RetentionSettings) -> Call[Ex
             keys.idempotency,
             keys.idempotency_expiry,
             keys.activity,
+            keys.unrunnable,
             *keys.columns,
         ),
-        (limit, ms(retention.finished), ms(retention.dead), retention.dead_max, ms(retention.stats)),
+        (
+            limit,
+            ms(retention.finished),
+            ms(retention.dead),
+            retention.dead_max,
+            ms(retention.stats),
+            retention.dead_unrunnable_max,
+        ),
         lambda reply: Expiry(int(reply[0]), int(reply[1]), int(reply[2]), bool(reply[3])),
     )
 
@@ -465,7 +476,7 @@ def redrive(keys: QueueKeys, ids: Sequence[str]) -> Call[int]:
     cols = ("state", "run", "prio", "cancel")
     return Call(
         "redrive",
-        (keys.dead, keys.ready, *(keys.column(c) for c in cols)),
+        (keys.dead, keys.ready, *(keys.column(c) for c in cols), keys.unrunnable),
         (keys.worker_channel, *ids),
         int,
     )
@@ -473,7 +484,7 @@ def redrive(keys: QueueKeys, ids: Sequence[str]) -> Call[int]:
 
 def purge(keys: QueueKeys, ids: Sequence[str]) -> Call[int]:
     """Delete dead tasks; returns how many were dead."""
-    return Call("purge", (keys.dead, *keys.columns), tuple(ids), int)
+    return Call("purge", (keys.dead, keys.unrunnable, *keys.columns), tuple(ids), int)
 
 
 def inspect(keys: QueueKeys, ids: Sequence[str]) -> Call[list[dict[str, bytes | None]]]:

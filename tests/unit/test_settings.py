@@ -46,6 +46,7 @@ EVERY_NAME: dict[str, tuple[str, object]] = {
     "DTQ_APP": ("myapp.tasks:app", "myapp.tasks:app"),
     "DTQ_BUILTIN_TASKS": ("true", True),
     "DTQ_QUEUES_MAX": ("50", 50),
+    "DTQ_RETENTION_DEAD_UNRUNNABLE_MAX": ("10", 10),
     "DTQ_QUEUES_IDLE_TTL": ("120", 120.0),
     "DTQ_REDIS_URL": ("redis://cache:6380/2", "redis://cache:6380/2"),
     "DTQ_REDIS_USERNAME": ("dtq-user", "dtq-user"),

@@ -11,7 +11,8 @@
 -- KEYS[6] dtq:{q}:t:cancel hash
 -- KEYS[7] dtq:{q}:totals   hash
 -- KEYS[8] dtq:{q}:activity hash "<minute>:<event>" -> n
--- ARGV[1] final state: 'dead' or 'cancelled'
+-- KEYS[9] dtq:{q}:dead:unrunnable zset, the dead that never ran (no handler, undecodable)
+-- ARGV[1] final state: 'dead', 'cancelled', or 'unrunnable' (dead, and kept under its own cap)
 -- ARGV[2..] groups: lease token, task name, count, then per task: id, error JSON
 -- Returns: per task, in argument order, 1 = recorded, 0 = lease lost (nothing written for it)
 -- @include now
@@ -20,11 +21,13 @@
 -- @include count
 -- @include groups
 -- @include held
-local active, final_set, states, runs, errors, cancels, totals, stats =
-  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8]
+local active, final_set, states, runs, errors, cancels, totals, stats, unrunnable =
+  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9]
 local final_state = ARGV[1]
+local never_ran = final_state == 'unrunnable'
+if never_ran then final_state = 'dead' end
 if final_state ~= 'dead' and final_state ~= 'cancelled' then
-  return redis.error_reply('bury: final state must be dead or cancelled')
+  return redis.error_reply('bury: final state must be dead, cancelled or unrunnable')
 end
 local now = now_ms()
 
@@ -45,6 +48,7 @@ bulk('HSET', errors, w_error)
 if redis.call('HLEN', cancels) > 0 then bulk('HDEL', cancels, gone) end
 bulk('ZREM', active, gone)
 bulk('ZADD', final_set, w_final)
+if never_ran then bulk('ZADD', unrunnable, w_final) end
 if final_state == 'dead' then count_event(totals, stats, now, 'failed', per_task) end
 count_event(totals, stats, now, final_state, per_task)
 return verdicts

@@ -9,13 +9,14 @@
 -- KEYS[4] dtq:{q}:t:run    hash id -> "attempt|started ms|lease token"
 -- KEYS[5] dtq:{q}:t:prio   hash
 -- KEYS[6] dtq:{q}:t:cancel hash
+-- KEYS[7] dtq:{q}:dead:unrunnable zset, the dead that never ran
 -- ARGV[1] worker channel   ARGV[2..] task ids
 -- Returns: number of tasks redriven
 -- @include now
 -- @include band
 -- @include bulk
 -- @include run
-local dead, ready, states, runs, prios, cancels = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
+local dead, ready, states, runs, prios, cancels, unrunnable = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7]
 local worker_channel = ARGV[1]
 local now = now_ms()
 
@@ -33,6 +34,7 @@ for n, id in ipairs(ids) do
   w_ready[#w_ready + 1] = ready_score(levels[n], now); w_ready[#w_ready + 1] = id
 end
 bulk('ZREM', dead, ids)
+bulk('ZREM', unrunnable, ids)
 bulk('HSET', states, w_state)
 bulk('HSET', runs, w_run)
 bulk('HDEL', cancels, ids)
