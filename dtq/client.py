@@ -10,9 +10,9 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from types import TracebackType
-from typing import Any, Unpack
+from typing import Any, NoReturn, Unpack
 
-from dtq.errors import TaskFinished, TaskNotFound
+from dtq.errors import BulkTakenBack, RedisUnavailable, TaskFinished, TaskNotFound
 from dtq.keys import check_queue_name
 from dtq.registry import App, TaskDefinition
 from dtq.settings import Settings
@@ -111,7 +111,12 @@ class Client:
         return prepare(requests, self.settings.tasks)
 
     async def enqueue_prepared(self, prepared: Sequence[PreparedTask]) -> list[Enqueued]:
-        """Store tasks `prepare()` made, grouped by queue, in one round trip per queue."""
+        """Store tasks `prepare()` made, all or none, in one round trip.
+
+        A request larger than one script call (ENQUEUE_CHUNK tasks, or several queues) is
+        first checked against Redis's free memory; if a call still fails, the calls that
+        succeeded are taken back (`BulkTakenBack`), so a client that retries duplicates nothing.
+        """
         by_queue: dict[str, list[tuple[int, PreparedTask]]] = defaultdict(list)
         for index, item in enumerate(prepared):
             by_queue[item.queue].append((index, item))
@@ -119,22 +124,49 @@ class Client:
         if shards:
             by_queue = shards.spread(by_queue, lambda indexed: indexed[1].key)
         await self.store.register_queues(by_queue, self.settings.queues.max)
+        chunks = [
+            (queue, items[i : i + ENQUEUE_CHUNK]) for queue, items in by_queue.items()
+            for i in range(0, len(items), ENQUEUE_CHUNK)
+        ]  # fmt: skip
+        if len(chunks) > 1:
+            await self.store.check_headroom(sum(len(t.spec) for t in prepared), len(prepared))
+        retention = self.settings.retention
+        replies = await self.store.run_each(
+            [self.store.call(queue, calls.enqueue, [t for _, t in chunk], retention) for queue, chunk in chunks],
+            durable=True,
+        )
+        failure = next((reply for reply in replies if isinstance(reply, Exception)), None)
+        if failure is not None:
+            await self._take_back(chunks, replies, failure)
         results: list[Enqueued | None] = [None] * len(prepared)
-        for queue, items in by_queue.items():
-            chunks = [items[i : i + ENQUEUE_CHUNK] for i in range(0, len(items), ENQUEUE_CHUNK)]
-            replies = await self.store.run_many(
-                [
-                    self.store.call(queue, calls.enqueue, [t for _, t in chunk], self.settings.retention)
-                    for chunk in chunks
-                ],
-                durable=True,
-            )
-            for chunk, reply in zip(chunks, replies, strict=True):
-                for (index, _), outcome in zip(chunk, reply, strict=True):
-                    results[index] = outcome
-            if any(reply.queue_was_retired for reply in replies):
-                await self.store.reinstate([queue])
+        retired: set[str] = set()
+        for (queue, chunk), reply in zip(chunks, replies, strict=True):
+            assert not isinstance(reply, Exception)
+            for (index, _), outcome in zip(chunk, reply, strict=True):
+                results[index] = outcome
+            if reply.queue_was_retired:
+                retired.add(queue)
+        if retired:
+            await self.store.reinstate(retired)
         return [r for r in results if r is not None]
+
+    async def _take_back(
+        self,
+        chunks: Sequence[tuple[str, Sequence[tuple[int, PreparedTask]]]],
+        replies: Sequence[calls.EnqueueReply | Exception],
+        failure: Exception,
+    ) -> NoReturn:
+        """Undo the calls of a request that succeeded, then raise `failure` (as BulkTakenBack)."""
+        undo = []
+        for (queue, chunk), reply in zip(chunks, replies, strict=True):
+            if not isinstance(reply, Exception):
+                created = [t for (_, t), o in zip(chunk, reply, strict=True) if o.outcome is calls.Stored.CREATED]
+                if created:
+                    undo.append(self.store.call(queue, calls.unstore, created))
+        if not undo or not isinstance(failure, RedisUnavailable):
+            raise failure
+        left = [task_id for kept in await self.store.run_many(undo) for task_id in kept]
+        raise BulkTakenBack(failure, left) from failure
 
     # --- one task ----------------------------------------------------------------------------
 

@@ -67,6 +67,18 @@ class InvalidQueueName(DtqError):
     """A queue name is not 1-64 characters of letters, digits, `_`, `.` or `-`."""
 
 
+class BulkTakenBack(RedisUnavailable):
+    """Part of a multi-call enqueue could not be stored (Redis full), so the parts that were
+    stored were taken back: nothing of the request is stored, except `left` (tasks a worker
+    claimed before they could be taken back; they run)."""
+
+    def __init__(self, cause: RedisUnavailable, left: list[str]) -> None:
+        kept = f"; {len(left)} already claimed by a worker run anyway" if left else ""
+        super().__init__(f"{cause}; the tasks of this request that were stored are taken back{kept}",
+                         out_of_memory=cause.out_of_memory)  # fmt: skip
+        self.left = left
+
+
 class TooManyQueues(DtqError):
     """Enqueueing would create more queues than DTQ_QUEUES_MAX allows."""
 

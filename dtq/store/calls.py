@@ -137,6 +137,20 @@ def enqueue(keys: QueueKeys, tasks: Sequence[PreparedTask], retention: Retention
     )  # fmt: skip
 
 
+def unstore(keys: QueueKeys, tasks: Sequence[PreparedTask]) -> Call[list[str]]:
+    """Take back `tasks` (stored by this request) that are still waiting: the ids that were
+    not (a worker claimed them meanwhile)."""
+    args: list[Arg] = []
+    for task in tasks:
+        args += [task.id, task.key or ""]
+    return Call(
+        "unstore",
+        (keys.ready, keys.scheduled, keys.idempotency, keys.idempotency_expiry, keys.column("state"), *keys.columns),
+        tuple(args),
+        lambda kept: [_text(task_id) for task_id in kept],
+    )
+
+
 # --- claim -----------------------------------------------------------------------------------
 
 

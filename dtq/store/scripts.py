@@ -102,15 +102,27 @@ class Scripts:
         """Run several calls in one round trip (not atomic together; each script still is).
 
         On a cluster the round trip is one per node, sent concurrently. `durable` asks for the
-        replica acknowledgement `wait_replicas` configures.
+        replica acknowledgement `wait_replicas` configures. The first failed call raises.
         """
+        outcomes = await self.run_each(calls, durable=durable)
+        for outcome in outcomes:
+            if isinstance(outcome, Exception):
+                raise outcome
+        return outcomes  # type: ignore[return-value]
+
+    async def run_each(self, calls: Sequence[Call[T]], *, durable: bool = False) -> list[T | Exception]:
+        """`run_many`, but every call's own outcome: its parsed reply, or the error it met (as
+        a dtq error), so a caller can undo the calls that did succeed."""
         if not calls:
             return []
         wait = self.wait_replicas if durable else 0
         if len(calls) == 1 and not wait:
             # A lone call skips the pipeline machinery: about a quarter less client CPU per call,
             # which is most of the API's Redis cost at low concurrency.
-            return [await self.run(calls[0])]
+            try:
+                return [await self.run(calls[0])]
+            except Exception as exc:
+                return [exc]
         if not self._loaded:
             await self.load()
         with redis_errors():
@@ -119,10 +131,7 @@ class Scripts:
             if failed:
                 for i, reply in zip(failed, await self._resend([calls[i] for i in failed], wait), strict=True):
                     replies[i] = reply
-            for reply in replies:
-                if isinstance(reply, Exception):
-                    raise reply
-        return [call.parse(reply) for call, reply in zip(calls, replies, strict=True)]
+        return [_parsed(call, reply) for call, reply in zip(calls, replies, strict=True)]
 
     async def _resend(self, calls: Sequence[Call[Any]], wait: int) -> list[Any]:
         """Calls whose reply was NOSCRIPT, or (on a cluster) a lost connection to their node.
@@ -173,6 +182,16 @@ class Scripts:
 
     async def _evalsha(self, client: RedisClient, call: Call[Any]) -> Any:
         return await client.evalsha(self._shas[call.script], len(call.keys), *call.keys, *call.args)
+
+
+def _parsed(call: Call[T], reply: Any) -> T | Exception:
+    if isinstance(reply, Exception):
+        try:
+            with redis_errors():
+                raise reply
+        except Exception as mapped:
+            return mapped
+    return call.parse(reply)
 
 
 def _sha1(source: str) -> str:

@@ -13,7 +13,9 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
-from dtq.errors import TooManyQueues
+from redis.asyncio import RedisCluster
+
+from dtq.errors import RedisUnavailable, TooManyQueues
 from dtq.events import EVENT_NAMES, parse_totals_field
 from dtq.keys import GlobalKeys, QueueKeys, queue_keys, queue_of_channel
 from dtq.metrics import HISTOGRAMS, Recorder
@@ -48,6 +50,9 @@ P = ParamSpec("P")
 REGISTRATION_REFRESH = 60.0
 UNCAPPED = 2**31
 RETIRED_MARK_TTL = 10 * REGISTRATION_REFRESH
+#: Redis memory a stored task costs besides its record (ids in sets, hash entries): measured
+#: at about 600 bytes (issue 14's memory row), rounded up for the headroom check.
+BYTES_PER_STORED_TASK = 800
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,6 +131,27 @@ class Store:
     async def run_many(self, batch: Sequence[Call[T]], *, durable: bool = False) -> list[T]:
         """Run several script calls in one round trip (see `Scripts.run_many`)."""
         return await self.scripts.run_many(batch, durable=durable)
+
+    async def run_each(self, batch: Sequence[Call[T]], *, durable: bool = False) -> list[T | Exception]:
+        """Like `run_many`, with each call's own outcome (see `Scripts.run_each`)."""
+        return await self.scripts.run_each(batch, durable=durable)
+
+    async def check_headroom(self, spec_bytes: int, tasks: int) -> None:
+        """Raise RedisUnavailable (out of memory) if Redis's maxmemory leaves clearly too little
+        room for `tasks` records holding `spec_bytes` in all, before any is stored. On a cluster
+        the parts land on different nodes; there, the take-back alone keeps the promise."""
+        if isinstance(self.redis, RedisCluster):
+            return
+        with redis_errors():
+            memory = await self.redis.info("memory")
+        limit, used = int(memory.get("maxmemory", 0)), int(memory.get("used_memory", 0))
+        needed = tasks * BYTES_PER_STORED_TASK + 2 * spec_bytes
+        if limit and used + needed > limit:
+            raise RedisUnavailable(
+                f"Redis is nearly out of memory: {(limit - used) // 1024} KiB free, and these tasks need about "
+                f"{needed // 1024} KiB; nothing was stored",
+                out_of_memory=True,
+            )
 
     async def take_permit(self, subject: str, rate: float, burst: int) -> float:
         """A permit from the rate limit of `subject`, shared by every process: 0, or the

@@ -16,6 +16,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import compile_path
 
 from dtq.errors import (
+    BulkTakenBack,
     DtqError,
     InvalidQueueName,
     InvalidTask,
@@ -72,7 +73,9 @@ def from_dtq(exc: DtqError) -> ApiError:
         return ApiError(429, "too_many_queues", str(exc), details[:100])
     if isinstance(exc, RedisUnavailable):
         code = "redis_out_of_memory" if exc.out_of_memory else "redis_unavailable"
-        return ApiError(503, code, str(exc), headers={"Retry-After": RETRY_AFTER_SECONDS})
+        left = exc.left if isinstance(exc, BulkTakenBack) else []
+        details = [{"field": "id", "message": f"{task_id} was claimed by a worker and runs"} for task_id in left]
+        return ApiError(503, code, str(exc), details[:100], headers={"Retry-After": RETRY_AFTER_SECONDS})
     status, code = next((answer for kind, answer in PLAIN.items() if isinstance(exc, kind)), (400, "bad_request"))
     return ApiError(status, code, str(exc))
 

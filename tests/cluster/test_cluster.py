@@ -14,7 +14,7 @@ from redis.asyncio import RedisCluster
 
 import dtq
 from dtq.client import Client
-from dtq.errors import NotReplicated, UnsafeRedisConfig
+from dtq.errors import NotReplicated, RedisUnavailable, UnsafeRedisConfig
 from dtq.keys import queue_keys
 from dtq.settings import Settings
 from dtq.store.calls import Stored
@@ -187,3 +187,31 @@ async def test_the_operator_reads_its_load_across_the_primaries(
     assert isinstance(load, Load)
     assert (load.ready, load.paused, load.active) == (15, 5, 0)
     assert load.oldest_age >= 0
+
+
+async def test_a_bulk_is_taken_back_when_one_primary_is_full(
+    redis_cluster: Cluster, client: Client, prefix: str
+) -> None:
+    """Queues on two primaries, one of them full: the part that landed on the other is taken
+    back, so the request stores nothing (before, the first queue's tasks stayed)."""
+    index_port = redis_cluster.node_of(f"{prefix}:{{@}}:queues").port
+    by_port: dict[int, str] = {}
+    for number in range(1000):
+        name = f"q{number}"
+        by_port.setdefault(redis_cluster.node_of(queue_keys(prefix, name).ready).port, name)
+    full_port = next(port for port in by_port if port != index_port)
+    fine = next(name for port, name in by_port.items() if port != full_port)
+    full = by_port[full_port]
+    await client.store.register_queues([fine, full])
+    requests = [dtq.TaskRequest(task="echo", queue=q, payload=n) for q in (fine, full) for n in range(3)]
+    node = redis.Redis(port=full_port)
+    try:
+        node.config_set("maxmemory", max(1, int(node.info("memory")["used_memory"]) - 1))
+        with pytest.raises(RedisUnavailable) as refused:
+            await client.enqueue_many(requests)
+        assert refused.value.out_of_memory and "taken back" in str(refused.value)
+    finally:
+        node.config_set("maxmemory", 0)
+        node.close()
+    for queue in (fine, full):
+        assert (await client.queue_stats(queue)).ready == 0, queue

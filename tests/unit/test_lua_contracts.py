@@ -38,6 +38,7 @@ BUILT = {
     "register_queues": calls.register_queues("p:{@}:queues", [], 1),
     "retire": calls.retire(KEYS, 1),
     "still_retired": calls.still_retired(KEYS),
+    "unstore": calls.unstore(KEYS, []),
 }
 
 
