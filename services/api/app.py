@@ -62,7 +62,7 @@ def create_app(settings: Settings, *, client: Client | None = None, registry: Ap
         version="1",
         description=DESCRIPTION,
         lifespan=lifespan,
-        docs_url="/docs",
+        docs_url=None,  # services/api/ui/docs.py serves /docs from the package, not a CDN
         redoc_url=None,
         openapi_url="/openapi.json",
     )

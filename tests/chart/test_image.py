@@ -170,3 +170,16 @@ def test_package_data_ships_every_lua_file_the_image_needs() -> None:
     shipped = {path for pattern in patterns for path in package.glob(pattern)}
     missing = sorted(str(p.relative_to(package)) for p in package.rglob("*.lua") if p not in shipped)
     assert not missing, missing
+
+
+def test_package_data_ships_every_file_the_api_serves_from_static() -> None:
+    # The dashboard and Swagger UI (/docs) are served from services/api/ui/static: a wheel without
+    # them answers 503 or 404 there.
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())
+    patterns = project["tool"]["setuptools"]["package-data"]["services"]
+    package = REPO / "services"
+    shipped = {path for pattern in patterns for path in package.glob(pattern)}
+    static = package / "api" / "ui" / "static"
+    missing = sorted(str(p.relative_to(package)) for p in static.rglob("*") if p.is_file() and p not in shipped)
+    assert not missing, missing
+    assert (static / "swagger" / "swagger-ui-bundle.js") in shipped

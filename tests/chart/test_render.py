@@ -12,6 +12,8 @@ import yaml
 from yamllint import linter
 from yamllint.config import YamlLintConfig
 
+from dtq.settings import ApiSettings
+from services.api.auth import Role, Tokens
 from tests.chart.rendering import (
     CHART,
     NAMESPACE,
@@ -97,10 +99,32 @@ def test_service_monitor_is_well_formed() -> None:
     assert rendered.secret_value("dtq-api-tokens", "metrics-token") == "viewer-token-0123456789abcd"
 
 
-def test_service_monitor_falls_back_to_an_admin_token_without_a_viewer() -> None:
+def test_service_monitor_without_a_viewer_token_scrapes_with_a_generated_viewer_token() -> None:
     tokens = [{"token": "p" * 20, "role": "producer"}, {"token": "a" * 20, "role": "admin"}]
     rendered = render({"serviceMonitor": {"enabled": True}, "api": {"auth": {"tokens": tokens}}})
-    assert rendered.secret_value("dtq-api-tokens", "metrics-token") == "a" * 20
+    [monitor] = rendered.of_kind("ServiceMonitor")
+    credentials = monitor["spec"]["endpoints"][0]["authorization"]["credentials"]
+    assert credentials == {"name": "dtq-api-tokens", "key": "metrics-token"}
+    scraper = rendered.secret_value("dtq-api-tokens", "metrics-token")
+    assert scraper not in {"p" * 20, "a" * 20}
+    # The API, reading the Secret's token list as it does in the pod, takes it for a viewer.
+    listed = rendered.secret_value("dtq-api-tokens", "tokens")
+    api_tokens = Tokens.from_settings(ApiSettings(tokens=listed))
+    principal = api_tokens.identify(scraper)
+    assert principal is not None and principal.role is Role.VIEWER
+    assert listed.startswith("p" * 20 + ":producer,")  # the first token (NOTES, helm test) is still the user's
+    assert rendered.secret_value("dtq-api-tokens", "generated-viewer-token") == scraper
+
+
+def test_no_token_is_generated_without_a_service_monitor_or_with_a_viewer() -> None:
+    producer = [{"token": "p" * 20, "role": "producer"}]
+    admin = [*producer, {"token": "a" * 20, "role": "admin"}]
+    unmonitored = render({"api": {"auth": {"tokens": admin}}}).get("Secret", "dtq-api-tokens")["data"]
+    assert set(unmonitored) == {"tokens"}  # and the admin token is not offered as metrics-token
+    viewer = [*producer, {"token": "v" * 20, "role": "viewer"}]
+    rendered = render({"serviceMonitor": {"enabled": True}, "api": {"auth": {"tokens": viewer}}})
+    assert rendered.secret_value("dtq-api-tokens", "metrics-token") == "v" * 20
+    assert rendered.secret_value("dtq-api-tokens", "tokens") == f"{'p' * 20}:producer,{'v' * 20}:viewer"
 
 
 def test_service_monitor_token_without_tokens_or_from_a_named_secret() -> None:

@@ -282,9 +282,13 @@ FAILED_AT_RENDER = {
         "not both",
     ),
     "an autoscaler without workers": ({"worker": {"enabled": False}}, "needs worker.enabled"),
-    "a ServiceMonitor with no viewer or admin token to present": (
-        {"serviceMonitor": {"enabled": True}, "api": {"auth": {"tokens": [{"token": "p" * 20, "role": "producer"}]}}},
-        "needs a viewer or admin token",
+    "a ServiceMonitor with an existing token Secret and no token Secret of its own": (
+        {"serviceMonitor": {"enabled": True}, "api": {"auth": {"existingSecret": "dtq-tokens"}}},
+        "cannot add one to api.auth.existingSecret",
+    ),
+    "an Ingress in front of an API without tokens": (
+        {"api": {"ingress": {"enabled": True}}},
+        "api.ingress.enabled with no api.auth.tokens and no api.auth.existingSecret .* api.auth.allowAnonymous: true",
     ),
     "autoscaler max below min": ({"operator": {"autoscaler": {"minReplicas": 5, "maxReplicas": 2}}}, "maxReplicas"),
 }
@@ -295,6 +299,13 @@ def test_render_refuses(case: str) -> None:
     values, message = FAILED_AT_RENDER[case]
     with pytest.raises(helm.HelmRenderError, match=message):
         render(values)
+
+
+def test_an_ingress_renders_with_tokens_an_existing_secret_or_anonymous_access_allowed() -> None:
+    tokens = {"tokens": [{"token": "p" * 20, "role": "producer"}]}
+    for auth in (tokens, {"existingSecret": "dtq-tokens"}, {"allowAnonymous": True}):
+        [ingress] = render({"api": {"ingress": {"enabled": True}, "auth": auth}}).of_kind("Ingress")
+        assert ingress["metadata"]["name"] == "dtq-api"
 
 
 def test_accepted_edge_values_render() -> None:

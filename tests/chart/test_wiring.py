@@ -309,8 +309,27 @@ def policies(rendered: Rendered) -> dict[str, dict[str, Any]]:
     }
 
 
-def test_network_policies_are_off_by_default() -> None:
-    assert not render_scenario("default-values.yaml").of_kind("NetworkPolicy")
+def test_network_policies_are_on_by_default_redis_for_dtq_pods_only_and_the_api_on_its_port() -> None:
+    rendered = render_scenario("default-values.yaml")
+    found = policies(rendered)
+    assert set(found) == {"api", "worker", "scheduler", "operator", "redis"}
+    [redis_rule] = found["redis"]["ingress"]
+    [peer] = redis_rule["from"]
+    assert peer["podSelector"]["matchLabels"] == {"app.kubernetes.io/name": "dtq", "app.kubernetes.io/instance": "dtq"}
+    assert peer["podSelector"]["matchExpressions"][0]["values"] == ["api", "worker", "scheduler", "operator"]
+    redis_ports = rendered.component("redis")["spec"]["template"]["spec"]["containers"][0]["ports"]
+    assert redis_rule["ports"] == [{"port": "redis", "protocol": "TCP"}]
+    assert ("redis", 6379) in [(p["name"], p["containerPort"]) for p in redis_ports]
+    [api_rule] = found["api"]["ingress"]
+    assert api_rule == {"ports": [{"port": "http", "protocol": "TCP"}]}  # no `from`: anyone, on that port only
+    api_ports = rendered.component("api")["spec"]["template"]["spec"]["containers"][0]["ports"]
+    assert [p["name"] for p in api_ports] == ["http"]
+    for component in ("worker", "scheduler", "operator"):
+        assert found[component]["ingress"] == []
+
+
+def test_network_policies_can_be_turned_off() -> None:
+    assert not render({"networkPolicy": {"enabled": False}}).of_kind("NetworkPolicy")
 
 
 def test_every_dtq_pod_gets_a_policy_in_both_directions() -> None:

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
 from dtq.errors import RedisUnavailable, UnsafeRedisConfig
 from dtq.keys import SHARD_PATTERN
 from services.api import prometheus
-from services.api.deps import ClientDep, StateDep, Viewer
-from services.api.errors import ApiError, responses
+from services.api.deps import ApiState, ClientDep, StateDep, Viewer
+from services.api.errors import DESCRIPTIONS, ApiError, responses
 from services.api.routes import views
-from services.api.schemas import ActivityOut, Health, WorkersOut
+from services.api.schemas import ActivityOut, ErrorOut, Health, WorkersOut
 
 router = APIRouter(tags=["system"])
 
@@ -24,16 +24,38 @@ async def healthz() -> Response:
     return views.json({"status": "ok"})
 
 
-@router.get("/readyz", response_model=Health, responses=responses(503), summary="Readiness")
-async def readyz(state: StateDep) -> Response:
-    """Redis answers and its maxmemory-policy is noeviction."""
+READYZ_503 = DESCRIPTIONS[503] + ' An anonymous caller of an API with tokens gets only `{"status": "unavailable"}`.'
+
+
+@router.get(
+    "/readyz",
+    response_model=Health,
+    responses={503: {"model": ErrorOut | Health, "description": READYZ_503}},
+    summary="Readiness",
+)
+async def readyz(request: Request, state: StateDep) -> Response:
+    """Redis answers and its maxmemory-policy is noeviction. The Redis version, or why Redis is
+    not usable (its address among it), only for a valid token or when the API has no tokens."""
+    detailed = state.tokens.open or _known_caller(state, request.headers.get("authorization"))
     try:
         info = await state.client.store.check()
     except RedisUnavailable as exc:
-        raise ApiError(503, "redis_unavailable", str(exc), headers={"Retry-After": "1"}) from None
+        error = ApiError(503, "redis_unavailable", str(exc), headers={"Retry-After": "1"})
     except UnsafeRedisConfig as exc:
-        raise ApiError(503, "redis_unsafe", str(exc), headers={"Retry-After": "30"}) from None
-    return views.json({"status": "ready", "detail": f"redis {info.version}"})
+        error = ApiError(503, "redis_unsafe", str(exc), headers={"Retry-After": "30"})
+    else:
+        return views.json({"status": "ready", "detail": f"redis {info.version}"} if detailed else {"status": "ready"})
+    if detailed:
+        raise error from None
+    return views.json({"status": "unavailable"}, error.status, error.headers)
+
+
+def _known_caller(state: ApiState, authorization: str | None) -> bool:
+    """Whether `authorization` carries a configured token. Not `authorize`: probes send no token,
+    so a missing or wrong one must not turn readiness into 401, nor a kubelet's polling use up a
+    token's rate."""
+    scheme, _, token = (authorization or "").partition(" ")
+    return scheme.lower() == "bearer" and bool(token.strip()) and state.tokens.identify(token.strip()) is not None
 
 
 @router.get(
