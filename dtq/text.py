@@ -18,13 +18,19 @@ JSON_LAYOUT = "\t\n\r"  # the whitespace a JSON encoder lays tokens out with
 
 
 def visible(text: str) -> str:
-    """`text` with each unsafe character replaced by a visible escape, e.g. `\\x1b` or `\\u2028`."""
+    """`text` with each unsafe character replaced by a visible escape: `\\n`, `\\x1b`, `\\u2028`."""
     return UNSAFE.sub(_escape, text)
 
 
 def _escape(match: re.Match[str]) -> str:
-    code = ord(match.group())
+    character = match.group()
+    code = ord(character)
+    if character in NAMED:
+        return NAMED[character]
     return f"\\x{code:02x}" if code <= 0xFF else f"\\u{code:04x}"
+
+
+NAMED = {"\t": "\\t", "\n": "\\n", "\r": "\\r"}  # as a reader of logs expects them
 
 
 def visible_in_json(document: str) -> str:
