@@ -24,6 +24,10 @@ SHARD_SUFFIX_RULE = r"(~[0-9]{1,3})?"  # `~<n>`: one shard of a sharded queue (s
 QUEUE_PATTERN = rf"^{QUEUE_NAME_RULE}$"  # a queue a producer names
 SHARD_PATTERN = rf"^{QUEUE_NAME_RULE}{SHARD_SUFFIX_RULE}$"  # a queue as stored: also one shard
 QUEUE_NAME = re.compile(QUEUE_NAME_RULE + SHARD_SUFFIX_RULE)
+# Names the rule's characters allow but a URL path cannot carry: the dashboard's relative links
+# to /queues/<name> would resolve `.` and `..` to another page. (The chart's and the CRD's
+# copies of the rule do not know this yet; a worker refuses such a queue when it starts.)
+DOT_SEGMENTS = frozenset({".", ".."})
 
 # Columns of the task table: the name dtq's code uses -> the key suffix in Redis, in the order
 # the read scripts return them. `spec` is the stored record of what to run (a dtq.task.TaskSpec,
@@ -47,9 +51,9 @@ def check_queue_name(name: str) -> str:
     """Return `name` if it is a valid queue name, else raise `InvalidQueueName`."""
     if name in _GOOD_QUEUES:
         return name
-    if not isinstance(name, str) or not QUEUE_NAME.fullmatch(name):
+    if not isinstance(name, str) or not QUEUE_NAME.fullmatch(name) or name in DOT_SEGMENTS:
         raise InvalidQueueName(
-            f"queue name {name!r} must be 1-64 characters of A-Z a-z 0-9 _ . - (then ~<n> for a shard)"
+            f"queue name {name!r} must be 1-64 characters of A-Z a-z 0-9 _ . - (then ~<n> for a shard), and not . or .."
         )
     if len(_GOOD_QUEUES) < 10_000:
         _GOOD_QUEUES.add(name)

@@ -11,7 +11,6 @@ Three shapes, each for one audience:
 from __future__ import annotations
 
 import math
-import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -26,10 +25,10 @@ from dtq.ids import new_ids
 from dtq.keys import check_queue_name
 from dtq.priority import HIGHEST_PRIORITY, LOWEST_PRIORITY
 from dtq.settings import TaskDefaults
+from dtq.text import UNSAFE, UNSAFE_CHARACTERS
 
 DEFAULT_QUEUE = "default"
-CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
-TASK_NAME_PATTERN = r"^[^\x00-\x1f\x7f]+$"  # the same rule, for JSON schemas
+TASK_NAME_PATTERN = rf"^[^{UNSAFE_CHARACTERS}]+$"  # the rule of _check_name, for JSON schemas
 MAX_NAME_LENGTH = 256
 MAX_KEY_LENGTH = 256
 MIN_TIMEOUT = 0.001
@@ -188,8 +187,8 @@ def _check_name(name: object) -> FieldProblem | None:
         return None
     if not isinstance(name, str) or not 1 <= len(name) <= MAX_NAME_LENGTH:
         return FieldProblem("task", f"must be a name of 1-{MAX_NAME_LENGTH} characters")
-    if CONTROL_CHARACTERS.search(name):
-        return FieldProblem("task", "must not contain control characters")
+    if UNSAFE.search(name):
+        return FieldProblem("task", "must not contain control characters or line separators")
     if len(_GOOD_NAMES) < 10_000:  # a producer uses few names; remember them, boundedly
         _GOOD_NAMES.add(name)
     return None

@@ -17,6 +17,7 @@ import orjson
 
 from dtq.errors import ConfigError, UnsafeRedisConfig
 from dtq.settings import LogSettings, Settings
+from dtq.text import visible, visible_in_json
 from dtq.upkeep import stop_tasks
 
 EXIT_OK = 0
@@ -38,7 +39,23 @@ class JsonFormatter(logging.Formatter):
         }
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
-        return orjson.dumps(entry).decode()
+        # orjson leaves U+2028, U+2029 and NEL raw, and splitlines-style readers break lines there
+        return visible_in_json(orjson.dumps(entry).decode())
+
+
+class TextFormatter(logging.Formatter):
+    """One record per line: the message's line breaks and control characters are escaped, so a
+    payload or an error message cannot forge a record. A traceback keeps its own lines, each
+    escaped the same way."""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        return visible(super().formatMessage(record))
+
+    def format(self, record: logging.LogRecord) -> str:
+        # The first line break is where the (escaped, one-line) record ends and its traceback
+        # begins; exc_text may have been cached unescaped by another formatter, so escape here.
+        head, newline, tail = super().format(record).partition("\n")
+        return head + newline + "\n".join(visible(line) for line in tail.split("\n"))
 
 
 def configure_logging(settings: LogSettings) -> None:
@@ -49,7 +66,7 @@ def configure_logging(settings: LogSettings) -> None:
         formatter.converter = time.gmtime
         handler.setFormatter(formatter)
     else:
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        handler.setFormatter(TextFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(settings.level)

@@ -108,6 +108,10 @@ def _rfc3339_text(value: object) -> object:
     return value
 
 
+# "." and ".." match the pattern but are refused (dtq.keys.DOT_SEGMENTS): relative URLs break.
+QUEUE_SCHEMA: JsonDict = {"type": "string", "pattern": QUEUE_PATTERN, "not": {"enum": [".", ".."]}}
+QueueField = Annotated[StrictStr, Field(pattern=QUEUE_PATTERN), WithJsonSchema(QUEUE_SCHEMA)]
+
 # Each field type validates exactly what its JSON schema says, so the OpenAPI document and the
 # API agree (schemathesis checks both directions).
 Priority = Annotated[
@@ -172,7 +176,7 @@ class TaskIn(BaseModel):
     ]
     payload: Any = Field(None, description=PAYLOAD_DESCRIPTION)
     priority: Priority | None = None
-    queue: Annotated[StrictStr, Field(pattern=QUEUE_PATTERN)] | None = Field(None, description="Default: default.")
+    queue: QueueField | None = Field(None, description="Default: default.")
     delay: Delay | None = None
     time: Time | None = Field(None, description="Run at this RFC 3339 time (a past time runs now).")
     max_retries: MaxRetries | None = None

@@ -12,12 +12,14 @@ from typing import Annotated, Any, TypeVar
 
 import orjson
 import typer
+from rich.markup import escape
 from rich.progress import Progress
 
 from dtq.client import Client
 from dtq.errors import DtqError, InvalidTask, RedisUnavailable, TaskFinished, TaskNotFound
 from dtq.settings import env_names
 from dtq.task import TaskRequest, prepare, public_shape
+from dtq.text import visible
 from services import scheduler as scheduler_service
 from services import worker as worker_service
 from services.cli import render
@@ -195,7 +197,7 @@ def enqueue_file(path: Path) -> None:
     async def store(client: Client) -> int:
         created = 0
         with Progress(console=render.console, transient=not sys.stderr.isatty()) as progress:
-            bar = progress.add_task(f"enqueueing {path.name}", total=len(requests))
+            bar = progress.add_task(f"enqueueing {escape(visible(path.name))}", total=len(requests))
             for start in range(0, len(requests), 5000):
                 chunk = requests[start : start + 5000]
                 created += sum(o.outcome.name == "CREATED" for o in await client.enqueue_many(chunk))
@@ -203,7 +205,9 @@ def enqueue_file(path: Path) -> None:
         return created
 
     created = with_client(store)
-    render.console.print(f"enqueued {created} task(s) from {path} ({len(requests) - created} already present)")
+    render.console.print(
+        render.plain(f"enqueued {created} task(s) from {path} ({len(requests) - created} already present)")
+    )
 
 
 # --- looking -------------------------------------------------------------------------------

@@ -1,4 +1,9 @@
-"""How the CLI shows things: Rich tables for people, JSON for scripts."""
+"""How the CLI shows things: Rich tables for people, JSON for scripts.
+
+Every stored value (names, payloads, errors, worker records) goes through `plain`: as Rich
+markup, `[/y]` in a task name crashes the whole table and `[link=...]` plants a hidden link,
+and raw control characters would reach the terminal.
+"""
 
 from __future__ import annotations
 
@@ -8,27 +13,41 @@ from typing import Any
 import orjson
 from rich import box
 from rich.console import Console
+from rich.highlighter import JSONHighlighter
 from rich.table import Table
+from rich.text import Text
 
 from dtq.store.calls import QueueCounts
 from dtq.store.deadletters import DeadPage
 from dtq.store.registry import WorkerInfo
 from dtq.task import Task, public_shape, rfc3339
+from dtq.text import visible, visible_in_json
 
 console = Console()
 
 
+def plain(value: object) -> Text:
+    """A stored value as Rich text: never read as markup, unsafe characters escaped."""
+    return Text(visible(value if isinstance(value, str) else str(value)))
+
+
 def as_json(value: Any) -> None:
-    """Print `value` as indented JSON."""
-    console.print_json(orjson.dumps(value, default=str).decode())
+    """Print `value` as indented JSON (console.print_json would decode and re-encode it raw)."""
+    document = visible_in_json(orjson.dumps(value, default=str, option=orjson.OPT_INDENT_2).decode())
+    console.print(JSONHighlighter()(Text(document)), soft_wrap=True)
+
+
+def error_line(task: Task) -> str:
+    """`type: message` of the task's error, "" if it has none."""
+    return f"{task.error.type}: {task.error.message}" if task.error else ""
 
 
 def show_task(task: Task) -> None:
     """One task as a two-column table."""
     table = Table(show_header=False, box=None)
     for name, value in public_shape(task).items():
-        shown = f"{value['type']}: {value['message']}" if name == "error" and value else value
-        table.add_row(f"[bold]{name}[/]", "" if shown is None else str(shown))
+        shown = error_line(task) if name == "error" else value  # the record's error, not its JSON shape
+        table.add_row(Text(name, style="bold"), plain("" if shown is None else shown))
     console.print(table)
 
 
@@ -56,7 +75,7 @@ def show_queues(stats: dict[str, QueueCounts], out: Console = console) -> None:
                   box=box.SIMPLE_HEAD, collapse_padding=True, pad_edge=False)  # fmt: skip
     for name, c in stats.items():
         counted = (c.ready, ready_by_priority(c.ready_by_priority), c.scheduled, c.active, c.retrying, c.dead)
-        table.add_row(name, *map(str, counted), f"{c.oldest_ready_age:.1f}s", "yes" if c.paused else "")
+        table.add_row(plain(name), *map(str, counted), f"{c.oldest_ready_age:.1f}s", "yes" if c.paused else "")
     out.print(table)
 
 
@@ -64,8 +83,8 @@ def show_workers(workers: Sequence[WorkerInfo]) -> None:
     """Live workers as a table."""
     table = Table("id", "queues", "concurrency", "in flight", "processed", "failed", "state", "heartbeat")
     for w in workers:
-        table.add_row(w.id, ",".join(w.queues), str(w.concurrency), str(w.in_flight), str(w.processed),
-                      str(w.failed), w.state, f"{w.heartbeat_age:.1f}s ago")  # fmt: skip
+        table.add_row(plain(w.id), plain(",".join(w.queues)), str(w.concurrency), str(w.in_flight),
+                      str(w.processed), str(w.failed), plain(w.state), f"{w.heartbeat_age:.1f}s ago")  # fmt: skip
     console.print(table)
 
 
@@ -73,8 +92,9 @@ def show_dead(page: DeadPage) -> None:
     """A page of dead tasks as a table."""
     table = Table("id", "task", "attempts", "died", "error")
     for t in page.tasks:
-        error = f"{t.error.type}: {t.error.message}" if t.error else ""
-        table.add_row(t.id, t.task, str(t.attempts), rfc3339(t.finished_at) or "", error[:80])
+        # escaped before it is cut, so the cut never leaves half of an escape's character raw
+        error = Text(visible(error_line(t))[:80])
+        table.add_row(plain(t.id), plain(t.task), str(t.attempts), rfc3339(t.finished_at) or "", error)
     console.print(table)
     if page.next_cursor:
-        console.print(f"more: --cursor {page.next_cursor}")
+        console.print(Text("more: --cursor ") + plain(page.next_cursor))

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from dtq.errors import InvalidTask
+from dtq.errors import InvalidQueueName, InvalidTask
 from dtq.ids import new_ids
-from dtq.keys import queue_keys, queue_of_channel
+from dtq.keys import check_queue_name, queue_keys, queue_of_channel
 from dtq.settings import TaskDefaults
-from dtq.task import TaskRequest, decode_spec, from_ms, prepare, rfc3339
+from dtq.task import TASK_NAME_PATTERN, TaskRequest, decode_spec, from_ms, prepare, rfc3339
 
 
 def problems(*requests: TaskRequest) -> set[tuple[int | None, str]]:
@@ -32,6 +33,9 @@ def test_defaults_fill_unset_fields() -> None:
         (TaskRequest(task=""), "task"),
         (TaskRequest(task="a\nb"), "task"),
         (TaskRequest(task="t", queue="no/slash"), "queue"),
+        (TaskRequest(task="t", queue="."), "queue"),
+        (TaskRequest(task="t", queue=".."), "queue"),
+        *[(TaskRequest(task=f"a{c}b"), "task") for c in ("\x85", "\x9b", "\u2028", "\u2029")],
         (TaskRequest(task="t", priority=10), "priority"),
         (TaskRequest(task="t", priority=True), "priority"),
         (TaskRequest(task="t", max_retries=-1), "max_retries"),
@@ -80,3 +84,21 @@ def test_queue_keys_share_one_hash_tag() -> None:
     assert all(k.startswith("dtq:{emails}:") for k in every)
     assert queue_of_channel("dtq", keys.worker_channel) == "emails"
     assert queue_of_channel("dtq", "other:thing") is None
+
+
+@pytest.mark.parametrize("name", [".", ".."])
+def test_a_queue_named_like_a_dot_segment_is_refused_with_a_clear_error(name: str) -> None:
+    with pytest.raises(InvalidQueueName, match=r"not \. or \.\."):
+        check_queue_name(name)
+    assert check_queue_name("...") == "..." and check_queue_name(".a") == ".a"  # not dot segments
+
+
+def test_the_schema_pattern_and_the_python_check_refuse_the_same_task_names() -> None:
+    refused, fine = ("a\x00", "a\x1f", "a\x7f", "a\x85", "a\x9f", "a\u2028", "a\u2029"), ("ok", "caf\u00e9 [x]")
+    for name in (*refused, *fine):
+        try:
+            prepare([TaskRequest(task=name)], TaskDefaults())
+            accepted = True
+        except InvalidTask:
+            accepted = False
+        assert (re.fullmatch(TASK_NAME_PATTERN, name) is not None, accepted) == ((name in fine),) * 2, repr(name)
