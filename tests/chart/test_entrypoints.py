@@ -189,6 +189,7 @@ async def test_worker_runs_tasks_passes_its_probes_and_drains_on_sigterm(
     env = launcher.env(rendered, container)
     if "DTQ_APP" in env:  # the scenario names the user's module; built-in tasks are enough here
         del env["DTQ_APP"]
+    env["DTQ_BUILTIN_TASKS"] = "true"  # production workers run only the user's handlers
     liveness = container["livenessProbe"]["exec"]["command"]
     readiness = container["readinessProbe"]["exec"]["command"]
     assert liveness[0] == readiness[0] == "dtq" and container["args"][0] == "worker"

@@ -194,11 +194,22 @@ async def test_a_bulk_is_taken_back_when_one_primary_is_full(
 ) -> None:
     """Queues on two primaries, one of them full: the part that landed on the other is taken
     back, so the request stores nothing (before, the first queue's tasks stayed)."""
-    index_port = redis_cluster.node_of(f"{prefix}:{{@}}:queues").port
+    cluster = client.store.redis
+    assert isinstance(cluster, RedisCluster)
+    await cluster.initialize()
+
+    def port_of(key: str) -> int:
+        node = cluster.get_node_from_key(key)
+        assert node is not None
+        return int(node.port)
+
+    index_port = port_of(f"{prefix}:{{@}}:queues")
     by_port: dict[int, str] = {}
     for number in range(1000):
         name = f"q{number}"
-        by_port.setdefault(redis_cluster.node_of(queue_keys(prefix, name).ready).port, name)
+        by_port.setdefault(port_of(queue_keys(prefix, name).ready), name)
+        if len(by_port) == redis_cluster.masters:
+            break
     full_port = next(port for port in by_port if port != index_port)
     fine = next(name for port, name in by_port.items() if port != full_port)
     full = by_port[full_port]

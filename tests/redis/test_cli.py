@@ -81,7 +81,7 @@ async def test_dead_list_shows_hostile_names_and_errors_as_plain_text(
 ) -> None:
     await dead_hostile_task(client, settings)
     await client.enqueue("fail", {"message": "an ordinary failure"}, max_retries=0)
-    await dtq.Worker(dtq.App(), settings, burst=True).run()
+    await dtq.Worker(dtq.App(builtins=True), settings, burst=True).run()
     shown = dtq_command(settings, tmp_path, "dead", "list")
     shows_plainly(shown, HOSTILE_NAME, "ValueError: boom [/y]", "\\x1b[2J", "an ordinary failure")
     as_json = dtq_command(settings, tmp_path, "dead", "list", "--json")
