@@ -216,7 +216,9 @@ def test_redis_down_holds_the_replicas_and_recovery_resumes_scaling(
 
             server.start()  # with no data: the queue is now empty, so the pool goes to zero
             wait_for(lambda: kube.replicas("workers") == 0, timeout=10, what="scaling to resume")
-            assert kube.condition("workers", "RedisReachable")["status"] == "True"
+            # The scale and the status are two patches; the status may land a moment later.
+            wait_for(lambda: kube.condition("workers", "RedisReachable")["status"] == "True", timeout=10,
+                     what="the condition to follow")  # fmt: skip
         reasons = [(e.type, e.reason) for e in kube.events()]
         assert ("Warning", "RedisUnavailable") in reasons
         assert ("Normal", "QueuesRead") in reasons
