@@ -33,11 +33,11 @@ DOT_SEGMENTS = frozenset({".", ".."})
 # the read scripts return them. `spec` is the stored record of what to run (a dtq.task.TaskSpec,
 # whose `task` is its handler's name); it keeps the suffix `t:task` it had before the two names
 # were told apart, so tasks already stored still read. `run` packs what each claim writes
-# ("attempt|started ms|lease token", dtq.runs) so a claim is one field write, not four.
+# ("attempt|started ms|lease token", dtq.runs) so a claim is one field write, not four. A
+# queued task has no `state` field (include/queued.lua), and its priority is in its record.
 COLUMN_SUFFIXES = {
     "spec": "task",
     "state": "state",
-    "prio": "prio",
     "run": "run",
     "due": "due",
     "result": "result",
@@ -71,9 +71,25 @@ class QueueKeys:
     base: str
 
     @property
-    def ready(self) -> str:
-        """zset: runnable ids; score = (9 - priority) * 2^42 + ms when it became ready."""
+    def queued(self) -> str:
+        """hash: priority level -> how many queued tasks it has; beside it, one list per level."""
+        return self.base + "queued"
+
+    def queued_list(self, level: int) -> str:
+        """list: the queued tasks of one priority level, next first; entries "<id>@<ready ms, base 36>"
+        (include/queued.lua names them from `queued` the same way)."""
+        return f"{self.base}queued:{level}"
+
+    @property
+    def legacy_ready(self) -> str:
+        """zset: where queued tasks were by dtq 0.1 (score (9 - priority) * 2^42 + ready ms); a
+        scheduler moves them to the queued lists at start (upgrade_ready.lua)."""
         return self.base + "ready"
+
+    @property
+    def legacy_prio(self) -> str:
+        """hash: id -> priority, a column by dtq 0.1; deleted once `legacy_ready` is empty."""
+        return self.base + "t:prio"
 
     @property
     def scheduled(self) -> str:

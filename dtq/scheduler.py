@@ -54,6 +54,7 @@ class Scheduler:
         self._queues_read_at = float("-inf")
         self._janitor_at = float("-inf")
         self._empty_since: dict[str, float] = {}  # queue -> when this scheduler first saw it empty
+        self._upgraded: set[str] = set()  # queues this process found in the current layout
         self._stop_requested = asyncio.Event()
         self._wake = asyncio.Event()
         self._listener: Listener | None = None
@@ -126,6 +127,7 @@ class Scheduler:
         if not self._queues:
             return self.settings.scheduler.poll_interval
         queues = list(self._queues)
+        await self._upgrade_layout(queues)
         pause = self.settings.scheduler.poll_interval
         for _ in range(MAX_CATCH_UP_ROUNDS):
             promotions, more = await self._promote_and_recover(queues)
@@ -135,6 +137,20 @@ class Scheduler:
             pause = 0.0
         await self._retention(queues)
         return max(pause, 0.0)
+
+    async def _upgrade_layout(self, queues: list[str]) -> None:
+        """Move tasks queued under dtq 0.1's layout (one sorted set) to the queued lists, once per
+        queue and process: the check is one call per queue, the move a batch per call."""
+        pending = [q for q in queues if q not in self._upgraded]
+        while pending:
+            results = await self.store.run_many(
+                [self.store.call(q, calls.upgrade_ready, self.settings.scheduler.batch) for q in pending]
+            )
+            for queue, result in zip(pending, results, strict=True):
+                if result.moved:
+                    log.info("queue %s: moved %d queued tasks to the current layout", queue, result.moved)
+            self._upgraded.update(q for q, r in zip(pending, results, strict=True) if r.left == 0)
+            pending = [q for q, r in zip(pending, results, strict=True) if r.left > 0]
 
     async def _promote_and_recover(self, queues: list[str]) -> tuple[list[Promotion], bool]:
         sc = self.settings.scheduler

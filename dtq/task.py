@@ -23,7 +23,7 @@ import msgspec
 from dtq.errors import FieldProblem, InvalidQueueName, InvalidTask
 from dtq.ids import new_ids
 from dtq.keys import check_queue_name
-from dtq.priority import HIGHEST_PRIORITY, LOWEST_PRIORITY
+from dtq.priority import DEFAULT_PRIORITY, HIGHEST_PRIORITY, LOWEST_PRIORITY
 from dtq.settings import TaskDefaults
 from dtq.text import UNSAFE, UNSAFE_CHARACTERS
 
@@ -53,17 +53,32 @@ class TaskState(StrEnum):
         return self in (TaskState.SUCCEEDED, TaskState.DEAD, TaskState.CANCELLED)
 
 
-class TaskSpec(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
-    """The immutable record a worker needs to run a task, stored as JSON."""
+# What a stored record's missing field means: the record leaves out every field at these values
+# (a no-op task is `{"task":"noop"}`), so a backlog of plain tasks costs Redis a few bytes each,
+# not a copy of every default (docs/keys.md). They are the record's format, not settings: a
+# deployment's own defaults (dtq.settings.TaskDefaults) are written out whenever they differ.
+RECORD_PRIORITY = DEFAULT_PRIORITY
+RECORD_MAX_RETRIES = 3
+RECORD_TIMEOUT = 300.0
 
-    id: str
+
+class TaskSpec(msgspec.Struct, frozen=True, forbid_unknown_fields=True, omit_defaults=True, kw_only=True):
+    """The immutable record a worker needs to run a task, stored as JSON.
+
+    Its id and queue are not in it: the hash field and the key it is stored under say them.
+    `priority` comes first, so a script reads it with one anchored match instead of decoding a
+    record that may carry a megabyte of payload (include/spec.lua).
+    """
+
+    priority: int = RECORD_PRIORITY
     task: str
-    queue: str
-    priority: int
-    max_retries: int
-    timeout: float
+    max_retries: int = RECORD_MAX_RETRIES
+    timeout: float = RECORD_TIMEOUT
     payload: Any = None
     key: str | None = None
+    # Records written by dtq 0.1 repeat their id and queue; they are read, never written.
+    id: str | None = None
+    queue: str | None = None
 
 
 class TaskError(msgspec.Struct, frozen=True):
@@ -249,12 +264,10 @@ def _encode_one(
 ) -> PreparedTask | None:
     priority = defaults.priority if request.priority is None else request.priority
     spec = TaskSpec(
-        id=task_id,
         task=request.task,
-        queue=request.queue or DEFAULT_QUEUE,
         priority=priority,
         max_retries=defaults.max_retries if request.max_retries is None else request.max_retries,
-        timeout=float(defaults.timeout if request.timeout is None else request.timeout),
+        timeout=_timeout(defaults.timeout if request.timeout is None else request.timeout),
         payload=request.payload,
         key=request.key,
     )
@@ -278,6 +291,11 @@ def _encode_one(
         delay_ms=round((request.delay or 0) * 1000),
         at_ms=to_ms(request.at) if request.at is not None else 0,
     )
+
+
+def _timeout(seconds: float) -> float:
+    # omit_defaults compares floats by identity: the record's own default object is left out.
+    return RECORD_TIMEOUT if seconds == RECORD_TIMEOUT else float(seconds)
 
 
 _decode_spec = msgspec.json.Decoder(TaskSpec).decode

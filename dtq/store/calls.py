@@ -67,14 +67,12 @@ def retire(keys: QueueKeys, mark_ms: int) -> Call[bool]:
     """Mark the queue retired and drop its bookkeeping, if it holds no task and is not paused."""
     bookkeeping = (keys.totals, keys.activity, keys.idempotency, keys.idempotency_expiry)
     histograms = tuple(keys.histogram(name) for name in HISTOGRAMS)
-    return Call(
-        "retire", (keys.column("state"), keys.paused, keys.retired, *bookkeeping, *histograms), (mark_ms,), bool
-    )
+    return Call("retire", (keys.column("spec"), keys.paused, keys.retired, *bookkeeping, *histograms), (mark_ms,), bool)
 
 
 def still_retired(keys: QueueKeys) -> Call[bool]:
     """Whether the queue is still retired (no enqueue took its mark since)."""
-    return Call("still_retired", (keys.column("state"), keys.retired), (), bool)
+    return Call("still_retired", (keys.column("spec"), keys.retired), (), bool)
 
 
 # --- enqueue ---------------------------------------------------------------------------------
@@ -127,11 +125,11 @@ def enqueue(keys: QueueKeys, tasks: Sequence[PreparedTask], retention: Retention
         parsed.queue_was_retired = bool(reply[-1])
         return parsed
 
-    columns = (keys.column("spec"), keys.column("state"), keys.column("prio"))
+    columns = (keys.column("spec"), keys.column("state"), keys.column("due"))
     return Call(
         "enqueue",
-        (keys.ready, keys.scheduled, *columns, keys.column("due"), keys.idempotency, keys.idempotency_expiry,
-         keys.totals, keys.activity, keys.retired),
+        (keys.queued, keys.scheduled, *columns, keys.idempotency, keys.idempotency_expiry, keys.totals,
+         keys.activity, keys.retired),
         tuple(args),
         parse,
     )  # fmt: skip
@@ -145,7 +143,7 @@ def unstore(keys: QueueKeys, tasks: Sequence[PreparedTask]) -> Call[list[str]]:
         args += [task.id, task.key or ""]
     return Call(
         "unstore",
-        (keys.ready, keys.scheduled, keys.idempotency, keys.idempotency_expiry, keys.column("state"), *keys.columns),
+        (keys.queued, keys.scheduled, keys.idempotency, keys.idempotency_expiry, keys.column("state"), *keys.columns),
         tuple(args),
         lambda kept: [_text(task_id) for task_id in kept],
     )
@@ -199,7 +197,7 @@ def claim(keys: QueueKeys, *, count: int, lease_ms: int, token: str, order: str,
     return Call(
         "claim",
         (
-            keys.ready,
+            keys.queued,
             keys.active,
             keys.paused,
             keys.column("spec"),
@@ -302,8 +300,8 @@ def complete(keys: QueueKeys, items: Sequence[Success]) -> Call[list[bool]]:
     cols = ("state", "run", "result", "cancel")
     return Call(
         "complete",
-        (keys.active, keys.succeeded, *(keys.column(c) for c in cols), keys.totals, keys.activity, keys.ready,
-         keys.dead, keys.column("error")),
+        (keys.active, keys.succeeded, *(keys.column(c) for c in cols), keys.totals, keys.activity, keys.queued,
+         keys.dead, keys.column("error"), keys.column("spec")),
         tuple(args),
         _in_item_order(order, bool),
     )  # fmt: skip
@@ -312,10 +310,10 @@ def complete(keys: QueueKeys, items: Sequence[Success]) -> Call[list[bool]]:
 def retry(keys: QueueKeys, items: Sequence[Failure]) -> Call[list[bool]]:
     """Schedule retries; per item True, or False when the lease was lost."""
     args, order = _grouped(items, lambda f: (f.delay_ms, f.error))
-    cols = ("state", "run", "prio", "error", "due", "cancel")
+    cols = ("state", "run", "spec", "error", "due", "cancel")
     return Call(
         "retry",
-        (keys.active, keys.retrying, keys.ready, *(keys.column(c) for c in cols), keys.cancelled, keys.totals,
+        (keys.active, keys.retrying, keys.queued, *(keys.column(c) for c in cols), keys.cancelled, keys.totals,
          keys.activity),
         (keys.worker_channel, keys.scheduler_channel, *args),
         _in_item_order(order, bool),
@@ -341,10 +339,10 @@ def bury(
 def release(keys: QueueKeys, items: Sequence[HandBack]) -> Call[list[bool]]:
     """Hand held tasks back; per item True, or False when the lease was already lost."""
     args, order = _grouped(items, lambda h: (h.ready_ms,))
-    cols = ("state", "run", "prio", "cancel")
+    cols = ("state", "run", "spec", "cancel")
     return Call(
         "release",
-        (keys.active, keys.ready, *(keys.column(c) for c in cols), keys.cancelled, keys.totals, keys.activity),
+        (keys.active, keys.queued, *(keys.column(c) for c in cols), keys.cancelled, keys.totals, keys.activity),
         (keys.worker_channel, *args),
         _in_item_order(order, bool),
     )
@@ -383,7 +381,7 @@ class Promotion:
 
 
 def promote(keys: QueueKeys, limit: int) -> Call[Promotion]:
-    """Move due scheduled and retrying tasks to the ready set."""
+    """Move due scheduled and retrying tasks to the queued lists."""
 
     def parse(reply: list[Any]) -> Promotion:
         due, expiry = int(reply[2]), int(reply[3])
@@ -391,7 +389,7 @@ def promote(keys: QueueKeys, limit: int) -> Call[Promotion]:
 
     return Call(
         "promote",
-        (keys.scheduled, keys.retrying, keys.ready, keys.active, keys.column("state"), keys.column("prio")),
+        (keys.scheduled, keys.retrying, keys.queued, keys.active, keys.column("state"), keys.column("spec")),
         (limit, keys.worker_channel),
         parse,
     )
@@ -408,14 +406,32 @@ class Recovery:
 
 def requeue_expired(keys: QueueKeys, limit: int) -> Call[Recovery]:
     """Recover tasks whose lease expired."""
-    cols = ("spec", "state", "run", "prio", "error", "cancel")
+    cols = ("spec", "state", "run", "error", "cancel")
     return Call(
         "requeue_expired",
-        (keys.active, keys.ready, keys.dead, *(keys.column(c) for c in cols), keys.cancelled, keys.totals,
+        (keys.active, keys.queued, keys.dead, *(keys.column(c) for c in cols), keys.cancelled, keys.totals,
          keys.activity),
         (limit, keys.worker_channel),
         lambda reply: Recovery(int(reply[0]), int(reply[1]), int(reply[2])),
     )  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class Upgrade:
+    """What one upgrade_ready call moved, and what is left to move."""
+
+    moved: int
+    left: int
+
+
+def upgrade_ready(keys: QueueKeys, limit: int) -> Call[Upgrade]:
+    """Move up to `limit` queued tasks from dtq 0.1's ready set to the queued lists."""
+    return Call(
+        "upgrade_ready",
+        (keys.legacy_ready, keys.queued, keys.column("spec"), keys.column("state"), keys.legacy_prio),
+        (limit,),
+        lambda reply: Upgrade(int(reply[0]), int(reply[1])),
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -478,7 +494,7 @@ def cancel(keys: QueueKeys, task_id: str) -> Call[CancelOutcome]:
     """Cancel one task (or ask its worker to)."""
     return Call(
         "cancel",
-        (keys.ready, keys.scheduled, keys.retrying, keys.cancelled, keys.column("state"), keys.column("cancel"),
+        (keys.queued, keys.scheduled, keys.retrying, keys.cancelled, keys.column("state"), keys.column("cancel"),
          keys.activity, keys.column("spec"), keys.totals),
         (task_id, keys.worker_channel),
         lambda reply: CancelOutcome(Cancelled(int(reply[0])), _text(reply[1])),
@@ -486,11 +502,11 @@ def cancel(keys: QueueKeys, task_id: str) -> Call[CancelOutcome]:
 
 
 def redrive(keys: QueueKeys, ids: Sequence[str]) -> Call[int]:
-    """Move dead tasks back to the ready set; returns how many were dead."""
-    cols = ("state", "run", "prio", "cancel")
+    """Move dead tasks back to the queued lists; returns how many were dead."""
+    cols = ("state", "run", "spec", "cancel")
     return Call(
         "redrive",
-        (keys.dead, keys.ready, *(keys.column(c) for c in cols), keys.unrunnable),
+        (keys.dead, keys.queued, *(keys.column(c) for c in cols), keys.unrunnable),
         (keys.worker_channel, *ids),
         int,
     )
@@ -560,8 +576,8 @@ def queue_stats(keys: QueueKeys) -> Call[QueueCounts]:
 
     return Call(
         "queue_stats",
-        (keys.ready, keys.scheduled, keys.retrying, keys.active, keys.succeeded, keys.cancelled, keys.dead,
-         keys.paused),
+        (keys.queued, keys.scheduled, keys.retrying, keys.active, keys.succeeded, keys.cancelled, keys.dead,
+         keys.paused, keys.column("spec"), keys.column("state")),
         (),
         parse,
     )  # fmt: skip

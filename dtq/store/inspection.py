@@ -39,10 +39,9 @@ def record_from_columns(task_id: str, queue: str, cols: Mapping[str, bytes | Non
     A record that does not decode is still shown (its name as `<undecodable>`), so an
     operator can inspect and purge it from the dead-letter queue.
     """
-    state = cols.get("state")
-    if state is None:
+    state, raw_spec = cols.get("state"), cols.get("spec")
+    if raw_spec is None and state is None:
         return None
-    raw_spec = cols.get("spec")
     spec: TaskSpec | None = None
     if raw_spec is not None:
         try:
@@ -54,8 +53,8 @@ def record_from_columns(task_id: str, queue: str, cols: Mapping[str, bytes | Non
         id=task_id,
         task=spec.task if spec else "<undecodable>",
         queue=queue,
-        state=TaskState(state.decode()),
-        priority=spec.priority if spec else _int(cols.get("prio")) or 0,
+        state=_state(state),
+        priority=spec.priority if spec else 0,
         payload=spec.payload if spec else None,
         max_retries=spec.max_retries if spec else 0,
         timeout=spec.timeout if spec else 0.0,
@@ -70,6 +69,11 @@ def record_from_columns(task_id: str, queue: str, cols: Mapping[str, bytes | Non
         started_at=from_ms(run.started_ms),
         finished_at=from_ms(_int(cols.get("finished"))),
     )
+
+
+def _state(raw: bytes | None) -> TaskState:
+    # A queued task has no state field: the field is what costs (store/lua/include/queued.lua).
+    return TaskState.QUEUED if raw is None else TaskState(raw.decode())
 
 
 def _decode_result(raw: bytes | None) -> Any:

@@ -195,7 +195,7 @@ class Store:
         with redis_errors():
             async with self.redis.pipeline(transaction=False) as pipe:
                 for queue in queues:
-                    pipe.hlen(self.keys(queue).column("state"))
+                    pipe.hlen(self.keys(queue).column("spec"))  # every task has its record
                 counts = await pipe.execute()
         return dict(zip(queues, (int(n) for n in counts), strict=True))
 
@@ -241,7 +241,7 @@ class Store:
         with redis_errors():
             async with self.redis.pipeline(transaction=False) as pipe:
                 for queue in queues:
-                    pipe.hexists(self.keys(queue).column("state"), task_id)
+                    pipe.hexists(self.keys(queue).column("spec"), task_id)
                 found = await pipe.execute()
         return next((q for q, hit in zip(queues, found, strict=True) if hit), None)
 

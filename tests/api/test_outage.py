@@ -51,7 +51,7 @@ async def test_out_of_memory_is_503_and_stores_nothing(
         stored = 1 + sum(code == 200 for code in codes)
         prefix = settings.redis.key_prefix
         assert admin.hlen(f"{prefix}:{{default}}:t:task") == stored  # nothing half-written
-        assert admin.zcard(f"{prefix}:{{default}}:ready") == stored
+        assert admin.llen(f"{prefix}:{{default}}:queued:5") == stored
         admin.config_set("maxmemory", 0)
         assert (await api.post("/tasks", json={"task": "t"})).status_code == 200
         admin.close()
@@ -75,9 +75,9 @@ async def test_a_bulk_at_the_memory_edge_stores_all_or_none(
         assert refused.status_code == 503 and refused.json()["error"]["code"] == "redis_out_of_memory"
         prefix = settings.redis.key_prefix
         assert admin.hlen(f"{prefix}:{{bulk}}:t:task") == 0
-        assert admin.zcard(f"{prefix}:{{bulk}}:ready") == 0
+        assert admin.llen(f"{prefix}:{{bulk}}:queued:5") == 0
         fits = await api.post("/tasks/bulk", json=items[:1000])  # what fits still goes in
-        assert fits.status_code == 200 and admin.zcard(f"{prefix}:{{bulk}}:ready") == 1000
+        assert fits.status_code == 200 and admin.llen(f"{prefix}:{{bulk}}:queued:5") == 1000
     finally:
         admin.config_set("maxmemory", 0)
         admin.close()

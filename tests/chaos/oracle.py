@@ -31,7 +31,9 @@ import orjson
 import redis
 
 from dtq.client import Client
+from dtq.priority import PRIORITY_LEVELS
 from dtq.settings import RetentionSettings
+from dtq.store import queued
 from dtq.task import Task, TaskState
 from tests.chaos.handlers import EVENTS
 
@@ -245,38 +247,55 @@ async def account(
 
 
 # One atomic read of the task structures; read-only, so Redis runs it even when memory is full.
+# KEYS: state, spec, run columns, the queued counts, then the sorted sets; ARGV: the queued lists.
 SNAPSHOT = """#!lua flags=no-writes,allow-oom
-local out = {redis.call('HGETALL', KEYS[1]), redis.call('HKEYS', KEYS[2]), redis.call('HKEYS', KEYS[3])}
-for i = 4, #KEYS do out[#out + 1] = redis.call('ZRANGE', KEYS[i], 0, -1) end
+local out = {redis.call('HGETALL', KEYS[1]), redis.call('HKEYS', KEYS[2]), redis.call('HKEYS', KEYS[3]),
+             redis.call('HGETALL', KEYS[4])}
+for i = 5, #KEYS do out[#out + 1] = redis.call('ZRANGE', KEYS[i], 0, -1) end
+local entries = {}
+for _, list in ipairs(ARGV) do
+  for _, entry in ipairs(redis.call('LRANGE', list, 0, -1)) do entries[#entries + 1] = entry end
+end
+out[#out + 1] = entries
 return out
 """
 
 
 async def consistency(client: Client, queue: str = "default") -> list[str]:
-    """Problems with the stored structures: every task in exactly the set its state names, a run
-    record (attempt, claim time, lease token) for every active task, no state without a record."""
+    """Problems with the stored structures: every task in exactly the set its state names (a
+    queued task, with no state field, in a queued list), the queued counts equal to the queued
+    tasks, a run record (attempt, claim time, lease token) for every active task, no state
+    without a record."""
     keys = client.store.keys(queue)
-    sets = {"queued": keys.ready, "scheduled": keys.scheduled, "retrying": keys.retrying, "active": keys.active,
+    sets = {"scheduled": keys.scheduled, "retrying": keys.retrying, "active": keys.active,
             "succeeded": keys.succeeded, "cancelled": keys.cancelled, "dead": keys.dead}  # fmt: skip
-    names = [keys.column("state"), keys.column("spec"), keys.column("run"), *sets.values()]
-    replies = await client.store.redis.eval(SNAPSHOT, len(names), *names)  # type: ignore[misc]
-    flat = replies[0]
-    states = {flat[i].decode(): flat[i + 1].decode() for i in range(0, len(flat), 2)}
+    names = [keys.column("state"), keys.column("spec"), keys.column("run"), keys.queued, *sets.values()]
+    lists = [keys.queued_list(level) for level in PRIORITY_LEVELS]
+    replies = await client.store.redis.eval(SNAPSHOT, len(names), *names, *lists)  # type: ignore[misc]
+    flat, counted = replies[0], replies[3]
     records = {k.decode() for k in replies[1]}
+    states = {task_id: "queued" for task_id in records}
+    states.update({flat[i].decode(): flat[i + 1].decode() for i in range(0, len(flat), 2)})
     runs = {k.decode() for k in replies[2]}
-    members = {state: {m.decode() for m in reply} for state, reply in zip(sets, replies[3:], strict=True)}
+    members = {state: {m.decode() for m in reply} for state, reply in zip(sets, replies[4:-1], strict=True)}
+    members["queued"] = {queued.parse(e.decode())[0] for e in replies[-1]} & {
+        task_id for task_id, state in states.items() if state == "queued"
+    }  # stale entries (tasks in other states, or gone) are allowed: claims pass them
     problems = []
     if records != set(states):
-        problems.append(f"{len(records ^ set(states))} ids have a record or a state but not both")
+        problems.append(f"{len(set(states) - records)} ids have a state but no record")
     for task_id, state in states.items():
         homes = [s for s, m in members.items() if task_id in m]
         if homes != [state]:
             problems.append(f"{task_id}: state {state} but in sets {homes}")
         if state == "active" and task_id not in runs:
             problems.append(f"{task_id}: active without a run record (attempt, lease token)")
-    strays = set().union(*members.values()) - set(states)
+    counts = sum(int(counted[i + 1]) for i in range(0, len(counted), 2))
+    if counts != len(members["queued"]):
+        problems.append(f"the queued counts say {counts}, {len(members['queued'])} tasks are queued")
+    strays = set().union(*(m for s, m in members.items() if s != "queued")) - set(states)
     if strays:
-        problems.append(f"{len(strays)} set members without a state, e.g. {sorted(strays)[:3]}")
+        problems.append(f"{len(strays)} set members without a record, e.g. {sorted(strays)[:3]}")
     return problems[:50]
 
 

@@ -60,7 +60,7 @@ class Replicated(Cluster):
     def primary_of_queue(self) -> RedisServer:
         """The primary holding the queue under load (on a cluster, the node of its slot)."""
         if isinstance(self.group, RedisCluster):
-            return self.group.node_of(queue_keys(self.prefix, QUEUE).ready)
+            return self.group.node_of(queue_keys(self.prefix, QUEUE).queued)
         return self.group.current_primary()
 
     def replica_of(self, primary: RedisServer) -> RedisServer:

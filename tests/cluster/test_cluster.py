@@ -32,7 +32,7 @@ def spread_queues(cluster: Cluster, prefix: str, count: int) -> list[str]:
     nodes: dict[int, int] = {}
     for number in range(1000):
         name = f"q{number}"
-        port = cluster.node_of(queue_keys(prefix, name).ready).port
+        port = cluster.node_of(queue_keys(prefix, name).queued).port
         if nodes.get(port, 0) < (count + cluster.masters - 1) // cluster.masters:
             nodes[port] = nodes.get(port, 0) + 1
             chosen.append(name)
@@ -45,7 +45,7 @@ async def test_queues_on_different_primaries_are_worked_as_one(
     client: Client, settings: Settings, redis_cluster: Cluster, prefix: str
 ) -> None:
     queues = spread_queues(redis_cluster, prefix, 6)
-    assert len({redis_cluster.node_of(queue_keys(prefix, q).ready).port for q in queues}) == redis_cluster.masters
+    assert len({redis_cluster.node_of(queue_keys(prefix, q).queued).port for q in queues}) == redis_cluster.masters
     requests = [
         client.request("echo", n, queue=q, delay=0.2 if n % 3 == 0 else None) for n in range(30) for q in queues
     ]
@@ -93,7 +93,7 @@ async def test_a_primary_that_forgot_the_scripts_gets_them_again(
 ) -> None:
     """What a promoted replica looks like: SCRIPT LOAD is not replicated, so it never had them."""
     queues = spread_queues(redis_cluster, prefix, 3)
-    forgetful = redis_cluster.node_of(queue_keys(prefix, queues[0]).ready)
+    forgetful = redis_cluster.node_of(queue_keys(prefix, queues[0]).queued)
     with redis.Redis(port=forgetful.port) as admin:
         admin.script_flush()
     outcomes = await client.enqueue_many([client.request("echo", n, queue=q) for n in range(5) for q in queues])
@@ -165,7 +165,7 @@ async def test_a_sharded_queue_spreads_over_the_primaries(
     sharded = tuned(settings, redis={"shards": "hot=6"})
     async with Client(sharded) as client:
         await client.enqueue_many([client.request("echo", n, queue="hot") for n in range(300)])
-        homes = {redis_cluster.node_of(queue_keys(prefix, f"hot~{i}").ready).port for i in range(6)}
+        homes = {redis_cluster.node_of(queue_keys(prefix, f"hot~{i}").queued).port for i in range(6)}
         assert len(homes) >= 2
         per_shard = await client.all_queue_stats([f"hot~{i}" for i in range(6)])
         assert [s.ready for s in per_shard.values()] == [50] * 6
@@ -207,7 +207,7 @@ async def test_a_bulk_is_taken_back_when_one_primary_is_full(
     by_port: dict[int, str] = {}
     for number in range(1000):
         name = f"q{number}"
-        by_port.setdefault(port_of(queue_keys(prefix, name).ready), name)
+        by_port.setdefault(port_of(queue_keys(prefix, name).queued), name)
         if len(by_port) == redis_cluster.masters:
             break
     full_port = next(port for port in by_port if port != index_port)

@@ -33,7 +33,7 @@ def doomed_cluster(tmp_path: Path) -> Iterator[Cluster]:
 async def test_a_killed_primary_is_replaced_and_everything_carries_on(doomed_cluster: Cluster, tmp_path: Path) -> None:
     settings: Settings = make_settings(doomed_cluster.url, "fo", tmp_path)
     queues = spread_queues(doomed_cluster, "fo", 3)
-    victim = doomed_cluster.node_of(queue_keys("fo", queues[0]).ready)
+    victim = doomed_cluster.node_of(queue_keys("fo", queues[0]).queued)
     async with Client(settings) as client:
         scheduler = dtq.Scheduler(settings)
         worker = dtq.Worker(dtq.App(builtins=True), settings, queues=queues, concurrency=8)

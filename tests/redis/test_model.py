@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,16 +25,15 @@ from hypothesis.stateful import (
 )
 
 from dtq.client import Client
+from dtq.priority import PRIORITY_LEVELS
 from dtq.runs import Run
 from dtq.settings import RetentionSettings, Settings, TaskDefaults
-from dtq.store import calls
+from dtq.store import calls, queued
 from dtq.store.calls import Burial, Failure, HandBack, Success
 from dtq.task import TaskRequest, prepare
 from tests.support.redis_server import RedisServer
 
-SETS = ("ready", "scheduled", "retrying", "active", "succeeded", "cancelled", "dead")
-STATE_OF_SET = {"ready": "queued", "scheduled": "scheduled", "retrying": "retrying", "active": "active",
-                "succeeded": "succeeded", "cancelled": "cancelled", "dead": "dead"}  # fmt: skip
+SETS = ("scheduled", "retrying", "active", "succeeded", "cancelled", "dead")  # sorted sets named by their state
 
 
 @dataclass
@@ -260,15 +260,29 @@ class QueueMachine(RuleBasedStateMachine):
         ids = list(self.tasks)
         states = self.env.run(redis.hmget(self.keys.column("state"), ids)) if ids else []
         runs = self.env.run(redis.hmget(self.keys.column("run"), ids)) if ids else []
+        # A queued task has no state field and one live entry, in its level's list; every other
+        # entry there is stale (its task is in another state, or gone), and the counts hash says
+        # how many queued tasks each level has.
+        members["queued"] = set()
+        for level in PRIORITY_LEVELS:
+            for raw in self.env.run(redis.lrange(self.keys.queued_list(level), 0, -1)):
+                task_id = queued.parse(raw.decode())[0]
+                model = self.tasks.get(task_id)
+                if model is not None and model.state == "queued":
+                    assert model.priority == level, (task_id, level, model)
+                    members["queued"].add(task_id.encode())
+        counts = {int(k): int(v) for k, v in self.env.run(redis.hgetall(self.keys.queued)).items()}
+        expected = Counter(t.priority for t in self.tasks.values() if t.state == "queued")
+        assert {k: v for k, v in counts.items() if v} == dict(expected), (counts, expected)
         for task_id, state, raw_run in zip(ids, states, runs, strict=True):
             model = self.tasks[task_id]
             run = Run.parse(raw_run)
-            assert (state or b"").decode() == model.state, (task_id, state, model)
+            assert (state.decode() if state else "queued") == model.state, (task_id, state, model)
             assert run.attempts == model.attempts
             if model.state == "active":
                 assert run.token == model.token  # the current claim's token is the one accepted
-            homes = [name for name in SETS if task_id.encode() in members[name]]
-            assert [STATE_OF_SET[h] for h in homes] == [model.state], (task_id, homes, model.state)
+            homes = [name for name in members if task_id.encode() in members[name]]
+            assert homes == [model.state], (task_id, homes, model.state)
         assert sum(len(m) for m in members.values()) == len(self.tasks)
 
 

@@ -173,7 +173,7 @@ async def test_a_record_that_is_not_dtq_json_is_dead_lettered_not_run(client: Cl
         keys.column("spec"), pickled.id, b"\x80\x04\x95\x0c\x00\x00\x00\x00\x00\x00\x00\x8c\x02os"
     )
     await client.store.redis.hset(
-        keys.column("spec"), foreign.id, msgspec.json.encode({"task": "os.system", "payload": "x"})
+        keys.column("spec"), foreign.id, msgspec.json.encode({"task": "os.system", "args": ["x"], "kwargs": {}})
     )
     await run_burst(app, settings)
     assert ran == []

@@ -41,11 +41,17 @@ def test_the_counted_event_pattern_sees_a_literal() -> None:
     assert COUNTED.findall("count_event(totals, stats, now, 'retried', retried)") == ["retried"]
 
 
-def test_only_band_lua_spells_the_band_and_the_default_priority() -> None:
+def test_only_priority_lua_spells_the_default_priority() -> None:
     for name, source in scripts().items():
-        assert str(priority.BAND) not in source, name
-        assert not re.search(r"\bor 5\b", source), f"{name}: the default priority belongs to band.lua"
-    assert str(priority.BAND) in (INCLUDES / "band.lua").read_text()
+        assert not re.search(r"\bor 5\b", source), f"{name}: the default priority belongs to priority.lua"
+    assert f"DEFAULT_PRIORITY = {priority.DEFAULT_PRIORITY}" in (INCLUDES / "priority.lua").read_text()
+
+
+def test_only_queued_lua_builds_or_parses_queued_entries() -> None:
+    # An entry is "<id>@<ms, base 36>"; the claim's own record ("<id>@<ms>,...") is not one.
+    by_hand = re.compile(r"base36\(|, 36\)")
+    for name, source in scripts().items():
+        assert not by_hand.search(source), f"{name} builds or parses a queued entry itself"
 
 
 def test_only_run_lua_builds_or_parses_run_records() -> None:
@@ -59,7 +65,8 @@ def test_only_run_lua_builds_or_parses_run_records() -> None:
 
 def test_every_script_using_a_format_includes_it() -> None:
     uses = {"run": ("run_record(", "run_fields(", "claimed_with(", "check_held(", "find_lapsed("),
-            "band": ("ready_score(", "BAND"), "events": ("EVENTS",), "spec": ("decode_spec(", "name_of(")}  # fmt: skip
+            "queued": ("push(", "pop_queued(", "uncount(", "is_queued(", "queued_total("), "events": ("EVENTS",),
+            "spec": ("decode_spec(", "name_of(", "priority_of(", "max_retries_of(")}  # fmt: skip
     for name in script_names():
         own = (LUA_DIR / f"{name}.lua").read_text()
         for include, words in uses.items():

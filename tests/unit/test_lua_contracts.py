@@ -39,6 +39,7 @@ BUILT = {
     "retire": calls.retire(KEYS, 1),
     "still_retired": calls.still_retired(KEYS),
     "unstore": calls.unstore(KEYS, []),
+    "upgrade_ready": calls.upgrade_ready(KEYS, 1),
 }
 
 

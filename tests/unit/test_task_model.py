@@ -24,7 +24,21 @@ def problems(*requests: TaskRequest) -> set[tuple[int | None, str]]:
 def test_defaults_fill_unset_fields() -> None:
     (item,) = prepare([TaskRequest(task="t")], TaskDefaults(priority=4, max_retries=7, timeout=12))
     spec = decode_spec(item.spec)
-    assert (spec.queue, spec.priority, spec.max_retries, spec.timeout, spec.payload) == ("default", 4, 7, 12.0, None)
+    assert (item.queue, spec.priority, spec.max_retries, spec.timeout, spec.payload) == ("default", 4, 7, 12.0, None)
+
+
+def test_a_record_leaves_out_what_its_key_and_its_defaults_say() -> None:
+    plain, urgent = prepare([TaskRequest(task="noop"), TaskRequest(task="x", priority=9, timeout=300)], TaskDefaults())
+    assert (plain.spec, urgent.spec) == (b'{"task":"noop"}', b'{"priority":9,"task":"x"}')
+    # A deployment's own defaults are not the record's: they are written out.
+    (own,) = prepare([TaskRequest(task="noop")], TaskDefaults(max_retries=0, timeout=30))
+    assert own.spec == b'{"task":"noop","max_retries":0,"timeout":30.0}'
+
+
+def test_a_record_written_before_the_compact_form_still_reads() -> None:
+    old = b'{"id":"0190a-1","task":"t","queue":"q","priority":2,"max_retries":1,"timeout":5.0,"payload":[1],"key":null}'
+    spec = decode_spec(old)
+    assert (spec.task, spec.priority, spec.max_retries, spec.timeout, spec.payload) == ("t", 2, 1, 5.0, [1])
 
 
 @pytest.mark.parametrize(
@@ -80,7 +94,7 @@ def test_ids_are_uuid7_unique_and_sorted_by_creation() -> None:
 
 def test_queue_keys_share_one_hash_tag() -> None:
     keys = queue_keys("dtq", "emails")
-    every = [keys.ready, keys.active, keys.dead, keys.paused, keys.totals, *keys.columns, keys.activity]
+    every = [keys.queued, keys.queued_list(9), keys.active, keys.dead, keys.paused, keys.totals, *keys.columns]
     assert all(k.startswith("dtq:{emails}:") for k in every)
     assert queue_of_channel("dtq", keys.worker_channel) == "emails"
     assert queue_of_channel("dtq", "other:thing") is None

@@ -1,7 +1,7 @@
 #!lua flags=allow-oom
 -- Claim up to N ready tasks for one worker: move them into the active set with a lease, record
 -- the attempt and the lease token in their run record, and return what the worker needs to run
--- them. Strict mode pops the lowest scores (highest priority, then oldest); weighted mode visits
+-- them. Strict mode takes the highest levels first, oldest first in each; weighted mode visits
 -- the priority levels in the order the worker drew. allow-oom: it moves tasks, it adds none.
 --
 -- Idempotent per token: the batch is remembered under its token, and a repeated claim with that
@@ -13,7 +13,7 @@
 -- queue names its previous, answered token, whose record is then deleted; a record nobody
 -- forgets expires after ARGV[6] ms.
 --
--- KEYS[1] dtq:{q}:ready   zset
+-- KEYS[1] dtq:{q}:queued  hash level -> queued count; the lists dtq:{q}:queued:<level>
 -- KEYS[2] dtq:{q}:active  zset
 -- KEYS[3] dtq:{q}:paused  string
 -- KEYS[4] dtq:{q}:t:task  hash (column `spec`) id -> record JSON
@@ -31,10 +31,12 @@
 -- Returns: {now ms, ready left (-1 = queue paused), then per task 4 values:
 --           id, record JSON (false if missing), attempt number, ms it became ready}
 -- @include now
--- @include band
+-- @include priority
 -- @include bulk
+-- @include queued
+-- @include spec
 -- @include run
-local ready, active, paused, spec_col, states, runs, dead, errors =
+local queued, active, paused, spec_col, states, runs, dead, errors =
   KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[8], KEYS[9]
 local record = KEYS[7] .. ARGV[3]
 local want, lease, token, order = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3], ARGV[4]
@@ -50,15 +52,17 @@ if earlier then
   for id, at in string.gmatch(earlier, '([^@,]+)@(%d+)') do ids[#ids + 1] = id; ready_at[#ids] = at end
   local current, runs_now, specs = hmget(states, ids), hmget(runs, ids), hmget(spec_col, ids)
   local out = {now, 0}
-  local back, w_state, w_run, w_active = {}, {}, {}, {}
+  local back, back_levels, w_state, w_run, w_active = {}, {}, {}, {}, {}
   for n, id in ipairs(ids) do
     local run, state = runs_now[n], current[n]
-    if claimed_with(run, token) and (state == 'active' or state == 'queued' or state == 'dead') then
+    local waiting = is_queued(state, specs[n])
+    if claimed_with(run, token) and (state == 'active' or waiting or state == 'dead') then
       local attempt = run_fields(run)
       if state ~= 'active' then
         -- Attempt 0 only after a redrive reset the count: this run starts the task's new life.
         attempt = math.max(attempt, 1)
         back[#back + 1] = id
+        if waiting then back_levels[#back_levels + 1] = priority_of(specs[n]) end
         w_state[#w_state + 1] = id; w_state[#w_state + 1] = 'active'
         w_run[#w_run + 1] = id; w_run[#w_run + 1] = run_record(attempt, now, token)
         w_active[#w_active + 1] = now + lease; w_active[#w_active + 1] = id
@@ -70,42 +74,41 @@ if earlier then
     end
   end
   if #back > 0 then
-    bulk('ZREM', ready, back)
+    uncount(queued, back_levels)  -- their entries are stale now: whoever pops them passes them
     bulk('ZREM', dead, back)
     bulk('HDEL', errors, back)
     bulk('HSET', states, w_state)
     bulk('HSET', runs, w_run)
     bulk('ZADD', active, w_active)
   end
-  out[2] = redis.call('ZCARD', ready)
+  out[2] = queued_total(queued)
   return out
 end
 
 if redis.call('EXISTS', paused) == 1 then return {now, -1} end
 
-local popped = {}  -- flat id, score pairs
+local levels = {}
 if order == '' then
-  popped = redis.call('ZPOPMIN', ready, want)
-else
-  for level in string.gmatch(order, '%d') do
-    local need = want - #popped / 2
-    if need <= 0 then break end
-    local low = ready_score(level, 0)
-    local got = redis.call('ZRANGE', ready, low, low + BAND - 1, 'BYSCORE', 'LIMIT', 0, need, 'WITHSCORES')
-    if #got > 0 then
-      local ids = {}
-      for i = 1, #got, 2 do ids[#ids + 1] = got[i]; popped[#popped + 1] = got[i]; popped[#popped + 1] = got[i + 1] end
-      bulk('ZREM', ready, ids)
-    end
+  local counts = queued_counts(queued)
+  for level = HIGHEST_PRIORITY, 0, -1 do
+    if (counts[level] or 0) > 0 then levels[#levels + 1] = level end
   end
+else
+  for level in string.gmatch(order, '%d') do levels[#levels + 1] = tonumber(level) end
 end
-if #popped == 0 then return {now, 0} end
+local taken, seen = {}, {}  -- {id, record, ready ms} per task
+for _, level in ipairs(levels) do
+  local need = want - #taken
+  if need <= 0 then break end
+  pop_queued(queued, level, need, states, spec_col, seen, taken)
+end
+if #taken == 0 then return {now, queued_total(queued)} end
 
 local ids = {}
-for i = 1, #popped, 2 do ids[#ids + 1] = popped[i] end
-local specs, previous = hmget(spec_col, ids), hmget(runs, ids)
+for n, t in ipairs(taken) do ids[n] = t[1] end
+local previous = hmget(runs, ids)
 local expiry = now + lease
-local out = {now, redis.call('ZCARD', ready)}
+local out = {now, queued_total(queued)}
 local w_state, w_run, w_active, remembered = {}, {}, {}, {}
 for n, id in ipairs(ids) do
   local attempt = run_fields(previous[n]) + 1
@@ -113,10 +116,10 @@ for n, id in ipairs(ids) do
   w_run[#w_run + 1] = id; w_run[#w_run + 1] = run_record(attempt, now, token)
   w_active[#w_active + 1] = expiry; w_active[#w_active + 1] = id
   out[#out + 1] = id
-  out[#out + 1] = specs[n]
+  out[#out + 1] = taken[n][2]
   out[#out + 1] = attempt
-  out[#out + 1] = tonumber(popped[2 * n]) % BAND
-  remembered[n] = id .. '@' .. out[#out]
+  out[#out + 1] = taken[n][3]
+  remembered[n] = id .. '@' .. taken[n][3]
 end
 bulk('HSET', states, w_state)
 bulk('HSET', runs, w_run)

@@ -14,20 +14,24 @@
 -- KEYS[6]  dtq:{q}:t:cancel  hash
 -- KEYS[7]  dtq:{q}:totals    hash event|task -> n
 -- KEYS[8]  dtq:{q}:activity  hash "<minute>:<event>" -> n
--- KEYS[9]  dtq:{q}:ready     zset
+-- KEYS[9]  dtq:{q}:queued    hash level -> queued count (include queued)
 -- KEYS[10] dtq:{q}:dead      zset
 -- KEYS[11] dtq:{q}:t:error   hash
+-- KEYS[12] dtq:{q}:t:task    hash (column `spec`), for the priority of a task taken back
 -- ARGV[1..] groups: lease token, task name, count, then per task: id, result JSON ('' = none)
 -- Returns: per task, in argument order, 1 = recorded, 2 = recorded after its lease lapsed
 --          (taken back from the ready or dead set), 0 = refused (nothing written for it)
 -- @include now
+-- @include priority
 -- @include bulk
+-- @include queued
+-- @include spec
 -- @include run
 -- @include count
 -- @include groups
 -- @include held
-local active, succeeded, states, runs, results, cancels, totals, stats, ready, dead, errors =
-  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10], KEYS[11]
+local active, succeeded, states, runs, results, cancels, totals, stats, queued, dead, errors, spec_col =
+  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10], KEYS[11], KEYS[12]
 local now = now_ms()
 
 local list = entries(1, 2)
@@ -36,7 +40,12 @@ if #kept < #list.ids then
   local lapsed = find_lapsed(states, runs, list, verdicts, {queued = true, dead = true})
   if #lapsed > 0 then
     local ids = ids_at(list, lapsed)
-    bulk('ZREM', ready, ids)
+    local current, specs = hmget(states, ids), hmget(spec_col, ids)
+    local levels = {}
+    for n = 1, #ids do
+      if is_queued(current[n], specs[n]) then levels[#levels + 1] = priority_of(specs[n]) end
+    end
+    uncount(queued, levels)  -- their entries are stale now: whoever pops them passes them
     bulk('ZREM', dead, ids)
     bulk('HDEL', errors, ids)
     for _, n in ipairs(lapsed) do

@@ -1,20 +1,19 @@
 #!lua
--- Store new tasks: ready ones into the ready set, future ones into the scheduled set.
--- Idempotent: an id that already exists is left alone (a retried call stores nothing twice),
--- and an unexpired idempotency key returns the task it first created. No allow-oom flag:
--- under maxmemory Redis refuses the whole script before its first write.
+-- Store new tasks: ready ones at the tail of their level's queued list, future ones into the
+-- scheduled set. Idempotent: an id that already exists is left alone (a retried call stores
+-- nothing twice), and an unexpired idempotency key returns the task it first created. No
+-- allow-oom flag: under maxmemory Redis refuses the whole script before its first write.
 --
--- KEYS[1]  dtq:{q}:ready     zset
+-- KEYS[1]  dtq:{q}:queued    hash level -> queued count; the lists dtq:{q}:queued:<level>
 -- KEYS[2]  dtq:{q}:scheduled zset
 -- KEYS[3]  dtq:{q}:t:task    hash (column `spec`)
 -- KEYS[4]  dtq:{q}:t:state   hash
--- KEYS[5]  dtq:{q}:t:prio    hash
--- KEYS[6]  dtq:{q}:t:due     hash id -> due ms
--- KEYS[7]  dtq:{q}:idem      hash key -> id
--- KEYS[8]  dtq:{q}:idem:exp  zset key, score = expiry ms
--- KEYS[9]  dtq:{q}:totals    hash event|task -> n
--- KEYS[10] dtq:{q}:activity  hash "<minute>:<event>" -> n
--- KEYS[11] dtq:{q}:retired   string, present while the queue is out of the queue index
+-- KEYS[5]  dtq:{q}:t:due     hash id -> due ms
+-- KEYS[6]  dtq:{q}:idem      hash key -> id
+-- KEYS[7]  dtq:{q}:idem:exp  zset key, score = expiry ms
+-- KEYS[8]  dtq:{q}:totals    hash event|task -> n
+-- KEYS[9]  dtq:{q}:activity  hash "<minute>:<event>" -> n
+-- KEYS[10] dtq:{q}:retired   string, present while the queue is out of the queue index
 -- ARGV[1] idempotency TTL, ms   ARGV[2] worker channel   ARGV[3] scheduler channel
 -- ARGV[4..] groups of tasks that share their options: priority 0-9, delay ms, at ms (0 = use
 --           delay), task name, 1 if the tasks carry idempotency keys else 0, count; then per task:
@@ -24,11 +23,12 @@
 --   2 = idempotency key seen (id is the first task's)
 -- then 1 if the queue had been retired (the caller must put it back in the index), else 0
 -- @include now
--- @include band
+-- @include priority
 -- @include bulk
+-- @include queued
 -- @include count
-local ready, scheduled, spec_col, states, prios, dues, idem, idem_exp, totals, stats, retired =
-  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10], KEYS[11]
+local queued, scheduled, spec_col, states, dues, idem, idem_exp, totals, stats, retired =
+  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10]
 local idem_ttl, worker_channel, scheduler_channel = tonumber(ARGV[1]), ARGV[2], ARGV[3]
 local now = now_ms()
 
@@ -48,9 +48,10 @@ while i <= #ARGV do
 end
 
 -- Validate and decide everything first; write only afterwards.
-local existing = hmget(states, ids)
+local existing = hmget(spec_col, ids)
 local out, first_of_key, created = {}, {}, {}  -- key -> id; id -> state, for this call
-local w_task, w_state, w_prio, w_due, w_ready, w_sched, w_idem, w_exp = {}, {}, {}, {}, {}, {}, {}, {}
+local w_task, w_state, w_due, w_sched, w_idem, w_exp = {}, {}, {}, {}, {}, {}
+local ready = new_pushes()
 local per_task = {}
 for n, id in ipairs(ids) do
   local spec, prio, delay, at, key, name = specs[n], prio_of[n], delay_of[n], at_of[n], key_of[n], name_of[n]
@@ -60,14 +61,14 @@ for n, id in ipairs(ids) do
     if not first then
       local known = redis.call('HGET', idem, key)
       local expiry = tonumber(redis.call('ZSCORE', idem_exp, key) or 0)
-      if known and expiry > now and redis.call('HEXISTS', states, known) == 1 then first = known end
+      if known and expiry > now and redis.call('HEXISTS', spec_col, known) == 1 then first = known end
     end
   end
   if existing[n] then
-    out[#out + 1] = 0; out[#out + 1] = id; out[#out + 1] = existing[n]
+    out[#out + 1] = 0; out[#out + 1] = id; out[#out + 1] = redis.call('HGET', states, id) or 'queued'
   elseif first then
     out[#out + 1] = 2; out[#out + 1] = first
-    out[#out + 1] = created[first] or redis.call('HGET', states, first)
+    out[#out + 1] = created[first] or redis.call('HGET', states, first) or 'queued'
   else
     local due = at > 0 and at or now + delay
     local state = due > now and 'scheduled' or 'queued'
@@ -77,11 +78,10 @@ for n, id in ipairs(ids) do
       w_exp[#w_exp + 1] = now + idem_ttl; w_exp[#w_exp + 1] = key
     end
     w_task[#w_task + 1] = id; w_task[#w_task + 1] = spec
-    w_state[#w_state + 1] = id; w_state[#w_state + 1] = state
-    w_prio[#w_prio + 1] = id; w_prio[#w_prio + 1] = prio
     if state == 'queued' then
-      w_ready[#w_ready + 1] = ready_score(prio, now); w_ready[#w_ready + 1] = id
+      add_push(ready, prio, id, now)
     else
+      w_state[#w_state + 1] = id; w_state[#w_state + 1] = state
       w_sched[#w_sched + 1] = due; w_sched[#w_sched + 1] = id
       w_due[#w_due + 1] = id; w_due[#w_due + 1] = due
     end
@@ -93,11 +93,10 @@ end
 
 if #w_task > 0 then
   bulk('HSET', spec_col, w_task)
-  bulk('HSET', states, w_state)
-  bulk('HSET', prios, w_prio)
+  if #w_state > 0 then bulk('HSET', states, w_state) end
   if #w_due > 0 then bulk('HSET', dues, w_due) end
   if #w_idem > 0 then bulk('HSET', idem, w_idem); bulk('ZADD', idem_exp, w_exp) end
-  if #w_ready > 0 then bulk('ZADD', ready, w_ready); redis.call('PUBLISH', worker_channel, 'ready') end
+  if push(queued, ready) > 0 then redis.call('PUBLISH', worker_channel, 'ready') end
   if #w_sched > 0 then bulk('ZADD', scheduled, w_sched); redis.call('PUBLISH', scheduler_channel, 'due') end
   count_event(totals, stats, now, 'enqueued', per_task)
 end

@@ -11,7 +11,7 @@
 -- KEYS[5]     dtq:{q}:idem:exp    zset
 -- KEYS[6]     dtq:{q}:activity    hash "<minute>:<event>" -> n; field "trimmed" = last minute dropped
 -- KEYS[7]     dtq:{q}:dead:unrunnable zset, the dead that never ran (a subset of the dead)
--- KEYS[8..15] dtq:{q}:t:<column>, every column of the task table
+-- KEYS[8..14] dtq:{q}:t:<column>, every column of the task table
 -- ARGV[1] most records of each kind to delete   ARGV[2] retention of succeeded and cancelled, ms
 -- ARGV[3] dead TTL, ms   ARGV[4] dead-letter cap (for those that ran)
 -- ARGV[5] retention of per-minute counters, ms   ARGV[6] cap on the dead that never ran

@@ -1,20 +1,22 @@
 #!lua flags=allow-oom
--- Move due tasks to the ready set: scheduled -> queued and retrying -> queued, each keeping its
--- due time as its place in line. Atomic, so any number of schedulers may run it at once and a
+-- Move due tasks to the tail of their queued lists: scheduled -> queued and retrying -> queued,
+-- each remembering its due time as when it became ready. Atomic, so any number of schedulers may run it at once and a
 -- task is promoted exactly once; no lock is held between calls.
 --
 -- KEYS[1] dtq:{q}:scheduled zset, score = due ms
 -- KEYS[2] dtq:{q}:retrying  zset, score = due ms
--- KEYS[3] dtq:{q}:ready     zset
+-- KEYS[3] dtq:{q}:queued    hash level -> queued count (include queued)
 -- KEYS[4] dtq:{q}:active    zset (read only)
 -- KEYS[5] dtq:{q}:t:state   hash
--- KEYS[6] dtq:{q}:t:prio    hash
+-- KEYS[6] dtq:{q}:t:task    hash (column `spec`), for each task's priority
 -- ARGV[1] most tasks to move from each of KEYS[1] and KEYS[2]   ARGV[2] worker channel
 -- Returns: {now ms, tasks moved, next due ms (-1 = none), next lease expiry ms (-1 = none)}
 -- @include now
--- @include band
+-- @include priority
 -- @include bulk
-local scheduled, retrying, ready, active, states, prios = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
+-- @include queued
+-- @include spec
+local scheduled, retrying, queued, active, states, spec_col = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
 local limit, worker_channel = tonumber(ARGV[1]), ARGV[2]
 local now = now_ms()
 
@@ -24,16 +26,15 @@ for _, source in ipairs({scheduled, retrying}) do
   if #due > 0 then
     local ids = {}
     for i = 1, #due, 2 do ids[#ids + 1] = due[i] end
-    local levels = hmget(prios, ids)
-    local w_state, w_ready = {}, {}
+    local specs = hmget(spec_col, ids)
+    local ready = new_pushes()
     for n, id in ipairs(ids) do
-      w_state[#w_state + 1] = id; w_state[#w_state + 1] = 'queued'
-      w_ready[#w_ready + 1] = ready_score(levels[n], tonumber(due[2 * n])); w_ready[#w_ready + 1] = id
+      -- (a task without a record is only dropped: counted, its entry would be skipped forever)
+      if specs[n] then add_push(ready, priority_of(specs[n]), id, tonumber(due[2 * n])) end
     end
     bulk('ZREM', source, ids)
-    bulk('HSET', states, w_state)
-    bulk('ZADD', ready, w_ready)
-    moved = moved + #ids
+    bulk('HDEL', states, ids)
+    moved = moved + push(queued, ready)
   end
 end
 if moved > 0 then redis.call('PUBLISH', worker_channel, 'ready') end

@@ -4,7 +4,7 @@
 --
 -- KEYS[1]     dtq:{q}:dead        zset
 -- KEYS[2]     dtq:{q}:dead:unrunnable zset, the dead that never ran
--- KEYS[3..10] dtq:{q}:t:<column>, every column of the task table (see keys.py COLUMNS)
+-- KEYS[3..9]  dtq:{q}:t:<column>, every column of the task table (see keys.py COLUMNS)
 -- ARGV[1..] task ids
 -- Returns: number of tasks deleted
 -- @include bulk

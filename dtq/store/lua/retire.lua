@@ -4,7 +4,7 @@
 -- and never used again cost nothing. The caller then takes the queue out of the index; the next
 -- enqueue to it removes the mark and puts it back (enqueue.lua, still_retired.lua).
 --
--- KEYS[1] dtq:{q}:t:state   hash id -> state (every stored task has an entry)
+-- KEYS[1] dtq:{q}:t:task    hash (column `spec`): every stored task has its record here
 -- KEYS[2] dtq:{q}:paused    string (a paused queue is kept: someone set it up)
 -- KEYS[3] dtq:{q}:retired   string, the mark set here
 -- KEYS[4..9] dtq:{q}:totals, activity, idem, idem:exp and the two histograms: deleted

@@ -14,8 +14,9 @@ import pytest
 
 from dtq.client import Client
 from dtq.keys import QueueKeys
+from dtq.priority import PRIORITY_LEVELS
 from dtq.settings import RetentionSettings, TaskDefaults
-from dtq.store import calls
+from dtq.store import calls, queued
 from dtq.store.calls import ClaimBatch, Enqueued
 from dtq.store.scripts import Scripts
 from dtq.task import TaskRequest, prepare
@@ -66,11 +67,35 @@ class Queue:
         return int(record.split("|")[0]) if record else 0
 
     async def state(self, task_id: str) -> str | None:
-        raw = await self.client.store.redis.hget(self.keys.column("state"), task_id)
-        return raw.decode() if raw else None
+        """The task's state as readers see it: a stored task with no state field is queued."""
+        redis = self.client.store.redis
+        raw = await redis.hget(self.keys.column("state"), task_id)
+        if raw is None:
+            return "queued" if await redis.hexists(self.keys.column("spec"), task_id) else None
+        return raw.decode()
 
     async def members(self, key: str) -> list[str]:
         return [m.decode() for m in await self.client.store.redis.zrange(key, 0, -1)]
+
+    async def queued(self) -> list[str]:
+        """The queued tasks' ids in the order a claim takes them (stale entries passed over)."""
+        return await queued_ids(self.client, self.keys)
+
+
+async def queued_ids(client: Client, keys: QueueKeys) -> list[str]:
+    """The ids of `keys`' queued tasks, highest level first, oldest first, as a claim takes them."""
+    redis = client.store.redis
+    found: list[str] = []
+    for level in reversed(PRIORITY_LEVELS):
+        ids = [queued.parse(raw.decode())[0] for raw in await redis.lrange(keys.queued_list(level), 0, -1)]
+        if not ids:
+            continue
+        states = await redis.hmget(keys.column("state"), ids)
+        specs = await redis.hmget(keys.column("spec"), ids)
+        for task_id, state, spec in zip(ids, states, specs, strict=True):
+            if spec is not None and state in (None, b"queued") and task_id not in found:
+                found.append(task_id)
+    return found
 
 
 @pytest.fixture

@@ -17,13 +17,22 @@ async def test_unknown_task(queue: Queue) -> None:
     assert (await cancel(queue, "nope")).outcome is Cancelled.NOT_FOUND
 
 
-@pytest.mark.parametrize(("fields", "source"), [({}, "ready"), ({"delay": 60}, "scheduled")])
-async def test_waiting_tasks_are_cancelled_at_once(queue: Queue, fields: dict[str, float], source: str) -> None:
+@pytest.mark.parametrize("fields", [{}, {"delay": 60}], ids=["queued", "scheduled"])
+async def test_waiting_tasks_are_cancelled_at_once(queue: Queue, fields: dict[str, float]) -> None:
     (task_id,) = await queue.add(**fields)
     outcome = await cancel(queue, task_id)
     assert (outcome.outcome, outcome.state) == (Cancelled.NOW, "cancelled")
-    assert await queue.members(getattr(queue.keys, source)) == []
+    assert (await queue.queued(), await queue.members(queue.keys.scheduled)) == ([], [])
     assert await queue.members(queue.keys.cancelled) == [task_id]
+
+
+async def test_a_cancelled_queued_task_is_passed_over_by_the_claim(queue: Queue) -> None:
+    first, second, third = await queue.add(3)
+    await cancel(queue, second)
+    assert await queue.queued() == [first, third]
+    assert (await queue.client.queue_stats("q")).ready == 2
+    assert [t.id for t in (await queue.claim(3)).tasks] == [first, third]
+    assert await queue.state(second) == "cancelled"
 
 
 async def test_retrying_tasks_are_cancelled_at_once(queue: Queue) -> None:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dtq.store import calls
+from dtq.priority import DEFAULT_PRIORITY
+from dtq.store import calls, queued
 from dtq.task import TaskRequest, decode_spec
 from tests.redis.scripts.conftest import Queue
 
@@ -52,18 +53,27 @@ async def test_weighted_order_visits_levels_in_the_given_order(queue: Queue) -> 
     assert [t.id for t in batch.tasks] == [*low, high[0]]
 
 
-async def test_a_task_whose_record_is_missing_is_still_claimed_for_dead_lettering(queue: Queue) -> None:
+async def test_a_task_whose_record_is_unreadable_is_still_claimed_for_dead_lettering(queue: Queue) -> None:
     (task_id,) = await queue.add(1)
-    await queue.client.store.redis.hdel(queue.keys.column("spec"), task_id)
+    await queue.client.store.redis.hset(queue.keys.column("spec"), task_id, b"\xff not ours")
     (claimed,) = (await queue.claim()).tasks
-    assert claimed.id == task_id and claimed.spec is None
+    assert claimed.id == task_id and claimed.spec == b"\xff not ours"
+
+
+async def test_an_entry_whose_task_is_gone_is_passed_over_and_the_count_heals(queue: Queue) -> None:
+    gone, kept = await queue.add(2)
+    await queue.client.store.redis.hdel(queue.keys.column("spec"), gone)  # deleted behind dtq's back
+    assert [t.id for t in (await queue.claim()).tasks] == [kept]
+    empty = await queue.claim()
+    assert (empty.tasks, empty.ready_left) == ([], 0)
+    assert await queue.client.store.redis.exists(queue.keys.queued) == 0
 
 
 async def test_each_claim_counts_an_attempt(queue: Queue) -> None:
     await queue.enqueue(TaskRequest(task="a", queue="q"))
     (first,) = (await queue.claim(token="a")).tasks
     await queue.client.store.redis.hset(queue.keys.column("run"), first.id, "4|0|old")
-    await queue.client.store.redis.zadd(queue.keys.ready, {first.id: 0})
+    await requeue_by_hand(queue, first.id)
     (again,) = (await queue.claim(token="b")).tasks
     assert again.attempt == 5
 
@@ -75,7 +85,7 @@ async def test_a_repeated_claim_returns_the_same_batch_instead_of_claiming_more(
     assert [t.id for t in again.tasks] == [t.id for t in first.tasks] == ids[:2]
     assert [t.attempt for t in again.tasks] == [1, 1]
     assert [t.ready_ms for t in again.tasks] == [t.ready_ms for t in first.tasks]
-    assert await queue.client.store.redis.zcard(queue.keys.ready) == 3
+    assert len(await queue.queued()) == 3
     assert len((await queue.claim(2, token="w#8")).tasks) == 2  # a new token claims new tasks
 
 
@@ -112,7 +122,7 @@ async def test_a_resent_claim_takes_back_a_requeued_task_nobody_claimed(queue: Q
     assert await queue.state(task_id) == "queued"
     again = await queue.claim(token="w#1")
     assert [t.id for t in again.tasks] == [task_id]
-    assert await queue.members(queue.keys.ready) == []
+    assert await queue.queued() == []
     assert again.ready_left == 0
 
 
@@ -133,3 +143,12 @@ async def test_the_next_claim_forgets_the_answered_one(queue: Queue) -> None:
     await queue.claim(1, token="w#2", forget="w#1")
     assert not await queue.client.store.redis.exists(queue.keys.claim_prefix + "w#1")
     assert await queue.client.store.redis.exists(queue.keys.claim_prefix + "w#2")
+
+
+async def requeue_by_hand(queue: Queue, task_id: str) -> None:
+    """Make `task_id` queued again (default priority) the way the scripts do."""
+    redis = queue.client.store.redis
+    await redis.hdel(queue.keys.column("state"), task_id)
+    await redis.zrem(queue.keys.active, task_id)
+    await redis.rpush(queue.keys.queued_list(DEFAULT_PRIORITY), queued.entry(task_id, 0))
+    await redis.hincrby(queue.keys.queued, str(DEFAULT_PRIORITY), 1)

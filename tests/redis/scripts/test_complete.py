@@ -55,7 +55,7 @@ async def test_a_late_success_takes_a_requeued_task_out_of_line(queue: Queue) ->
     reply = await queue.client.store.redis.eval(read_script(call.script), len(call.keys), *call.keys, *call.args)
     assert reply == [2]  # the script's own code: recorded after the lease lapsed
     assert await queue.state(task_id) == "succeeded"
-    assert await queue.members(queue.keys.ready) == []
+    assert await queue.queued() == []
     assert await queue.client.store.redis.hget(queue.keys.column("error"), task_id) is None
     assert await queue.client.store.redis.hget(queue.keys.column("result"), task_id) == b"7"
     assert (await queue.claim(token="next")).tasks == []  # it is not run again

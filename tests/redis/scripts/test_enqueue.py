@@ -15,7 +15,7 @@ async def test_stores_ready_tasks_in_the_ready_set(queue: Queue) -> None:
     outcomes = await queue.enqueue(TaskRequest(task="a", queue="q"), TaskRequest(task="b", queue="q"))
     assert [o.outcome for o in outcomes] == [Stored.CREATED, Stored.CREATED]
     assert [o.state for o in outcomes] == [TaskState.QUEUED, TaskState.QUEUED]
-    assert await queue.members(queue.keys.ready) == [o.id for o in outcomes]
+    assert await queue.queued() == [o.id for o in outcomes]
 
 
 async def test_future_tasks_go_to_the_scheduled_set(queue: Queue) -> None:
@@ -25,7 +25,7 @@ async def test_future_tasks_go_to_the_scheduled_set(queue: Queue) -> None:
     )
     assert {o.state for o in outcomes} == {TaskState.SCHEDULED}
     assert sorted(await queue.members(queue.keys.scheduled)) == sorted(o.id for o in outcomes)
-    assert await queue.members(queue.keys.ready) == []
+    assert await queue.queued() == []
 
 
 async def test_a_time_in_the_past_runs_now(queue: Queue) -> None:
@@ -41,7 +41,7 @@ async def test_resending_the_same_ids_stores_nothing_twice(queue: Queue) -> None
     assert first[0].outcome is Stored.CREATED
     assert again[0].outcome is Stored.EXISTED
     assert again[0].id == first[0].id
-    assert await queue.client.store.redis.zcard(queue.keys.ready) == 1
+    assert len(await queue.queued()) == 1
 
 
 async def test_an_idempotency_key_returns_the_first_task(queue: Queue) -> None:
@@ -50,7 +50,7 @@ async def test_an_idempotency_key_returns_the_first_task(queue: Queue) -> None:
     assert second.outcome is Stored.DUPLICATE_KEY
     assert second.id == first.id
     assert second.state is TaskState.QUEUED
-    assert await queue.client.store.redis.zcard(queue.keys.ready) == 1
+    assert len(await queue.queued()) == 1
 
 
 async def test_a_key_repeated_inside_one_batch_stores_one_task(queue: Queue) -> None:
@@ -73,7 +73,7 @@ async def test_an_expired_key_creates_a_new_task(queue: Queue) -> None:
 async def test_large_batches_are_stored_whole(queue: Queue) -> None:
     ids = await queue.add(9000)
     assert len(set(ids)) == 9000
-    assert await queue.client.store.redis.zcard(queue.keys.ready) == 9000
+    assert len(await queue.queued()) == 9000
     assert await queue.client.store.redis.hlen(queue.keys.column("spec")) == 9000
 
 

@@ -18,10 +18,10 @@ async def test_due_tasks_become_ready_in_due_order(queue: Queue) -> None:
 
     async def promoted_two() -> bool:
         await queue.scripts.run(calls.promote(queue.keys, 100))
-        return await queue.client.store.redis.zcard(queue.keys.ready) == 2
+        return len(await queue.queued()) == 2
 
     await eventually(promoted_two)
-    assert await queue.members(queue.keys.ready) == sooner + later
+    assert await queue.queued() == sooner + later
     assert await queue.state(far[0]) == "scheduled"
     result = await queue.scripts.run(calls.promote(queue.keys, 100))
     assert result.next_due_ms is not None and result.next_due_ms - result.now_ms > 3_000_000
@@ -42,7 +42,7 @@ async def test_respects_the_limit(queue: Queue) -> None:
     async def all_promoted() -> bool:
         result = await queue.scripts.run(calls.promote(queue.keys, 2))
         assert result.moved <= 2
-        return await queue.client.store.redis.zcard(queue.keys.ready) == 5
+        return len(await queue.queued()) == 5
 
     await eventually(all_promoted)
 

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from dtq.store import calls
+from dtq.task import decode_spec
 from tests.redis.scripts.conftest import Queue
 
 
 async def test_inspect_returns_every_column_and_none_for_unknown_ids(queue: Queue) -> None:
     (task_id,) = await queue.add(priority=7)
     known, unknown = await queue.scripts.run(calls.inspect(queue.keys, [task_id, "nope"]))
-    assert known["state"] == b"queued" and known["prio"] == b"7" and known["spec"] is not None
+    assert known["state"] is None and known["spec"] is not None  # queued: no state field
+    assert decode_spec(known["spec"]).priority == 7
     assert all(value is None for value in unknown.values())
 
 

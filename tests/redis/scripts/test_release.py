@@ -14,7 +14,7 @@ async def test_hands_back_to_the_old_place_without_counting_the_attempt(queue: Q
     flags = await queue.scripts.run(calls.release(queue.keys, [HandBack(first, "mine", "t", held.ready_ms)]))
     assert flags == [True]
     assert await queue.state(first) == "queued"
-    assert await queue.members(queue.keys.ready) == [first, second]
+    assert await queue.queued() == [first, second]
     assert await queue.attempts(first) == 0
 
 
@@ -32,4 +32,4 @@ async def test_a_requested_cancel_is_honoured(queue: Queue) -> None:
     await queue.scripts.run(calls.cancel(queue.keys, task_id))
     await queue.scripts.run(calls.release(queue.keys, [HandBack(task_id, "mine", "t", held.ready_ms)]))
     assert await queue.state(task_id) == "cancelled"
-    assert await queue.members(queue.keys.ready) == []
+    assert await queue.queued() == []

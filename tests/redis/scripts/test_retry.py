@@ -26,7 +26,7 @@ async def test_zero_delay_requeues_at_once(queue: Queue) -> None:
     await queue.claim(token="mine")
     await queue.scripts.run(calls.retry(queue.keys, [Failure(task_id, "mine", "t", ERROR, 0)]))
     assert await queue.state(task_id) == "queued"
-    assert await queue.members(queue.keys.ready) == [task_id]
+    assert await queue.queued() == [task_id]
 
 
 async def test_a_stale_token_is_refused(queue: Queue) -> None:
@@ -45,4 +45,4 @@ async def test_a_requested_cancel_ends_the_task_cancelled_instead(queue: Queue) 
     assert flags == [True]
     assert await queue.state(task_id) == "cancelled"
     assert await queue.members(queue.keys.cancelled) == [task_id]
-    assert await queue.members(queue.keys.ready) == []
+    assert await queue.queued() == []

@@ -46,7 +46,8 @@ local function find_lapsed(states, runs, list, verdicts, wanted)
   local lapsed = {}
   for i, n in ipairs(refused) do
     local token = list.tokens[n]
-    if wanted[current[i]] and claimed_with(records[i], token) then
+    -- (no state field: queued, include queued; a task that is gone has no run record either)
+    if wanted[current[i] or 'queued'] and claimed_with(records[i], token) then
       lapsed[#lapsed + 1] = n
     end
   end
