@@ -256,7 +256,7 @@ class Worker:
             self._wake.clear()
             recorded_before = self._outcomes_recorded
             try:
-                claimed = await self._claim_round()
+                claimed, more = await self._claim_round()
             except RedisUnavailable as exc:
                 log.warning("claim failed: %s", exc)
                 await sleep_unless(self._stop_requested, RECONNECT_DELAY)
@@ -265,7 +265,7 @@ class Worker:
                 log.exception("claim failed unexpectedly; retrying")
                 await sleep_unless(self._stop_requested, RECONNECT_DELAY)
                 continue
-            if claimed:
+            if claimed or more:
                 continue
             # A retry recorded while the round was out may have made a task ready again after the
             # round looked: empty means empty only if no outcome was recorded meanwhile.
@@ -275,21 +275,26 @@ class Worker:
                 return
             await sleep_unless(self._wake, self.settings.worker.idle_poll)
 
-    async def _claim_round(self) -> int:
-        """Claim from each queue in turn (starting one further each round) while slots are free."""
+    async def _claim_round(self) -> tuple[int, bool]:
+        """Claim from each queue in turn (starting one further each round) while slots are free:
+        how many tasks were claimed, and whether a queue that gave none still has queued tasks
+        (its claim passed stale entries, include/queued.lua: claim again at once)."""
         start = next(self._rotation)
         rotation = [self.queues[(start + i) % len(self.queues)] for i in range(len(self.queues))]
         # Unanswered claims first: their tasks are already ours and count against our slots.
         ordered = sorted(rotation, key=lambda queue: queue not in self._unanswered)
-        total = 0
+        total, more = 0, False
         for queue in ordered:
             free = self.free_slots()
             if free <= 0:
                 break
-            total += await self._claim(queue, min(free, self._batch_limit))
-        return total
+            claimed, left = await self._claim(queue, min(free, self._batch_limit))
+            total += claimed
+            more = more or (claimed == 0 and left > 0)
+        return total, more
 
-    async def _claim(self, queue: str, count: int) -> int:
+    async def _claim(self, queue: str, count: int) -> tuple[int, int]:
+        """Claim up to `count` tasks of `queue`: how many it took, and how many are still queued."""
         token = self._unanswered.setdefault(queue, lease_token(self.id, next(self._claims)))
         batch = await self.store.run(
             self.store.call(queue, calls.claim, count=count, lease_ms=self._lease_ms, token=token,
@@ -302,7 +307,7 @@ class Worker:
             held = Held(queue, claimed, token)
             self._slots.take(claimed.id, held)
             held.runner = asyncio.create_task(self._process(held))
-        return len(batch.tasks)
+        return len(batch.tasks), batch.ready_left
 
     def _priority_order(self) -> str:
         """'' for strict priority; in weighted mode, priority levels drawn by weight."""

@@ -352,3 +352,20 @@ async def test_claims_in_batches(client: Client, settings: Settings, mode: str) 
     assert (await client.queue_stats("default")).succeeded == 1000
     # one claim and one completion script per ~100 tasks, not one round trip per task
     assert stats["cmdstat_evalsha"]["calls"] < 100
+
+
+async def test_a_burst_worker_runs_what_is_queued_behind_cancelled_tasks(client: Client, settings: Settings) -> None:
+    """A claim passes at most 1,000 stale entries (cancelled while queued) and answers with none:
+    the worker must claim again, not take the queue for empty and stop."""
+    app = dtq.App()
+    ran: list[int] = []
+
+    @app.task
+    async def job(payload: int) -> None:
+        ran.append(payload)
+
+    outcomes = await client.enqueue_many([dtq.TaskRequest(task="job", payload=n) for n in range(1_300)])
+    for outcome in outcomes[:1_200]:
+        await client.cancel(outcome.id)
+    await run_burst(app, settings)
+    assert ran == list(range(1_200, 1_300))
