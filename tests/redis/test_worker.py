@@ -369,3 +369,30 @@ async def test_a_burst_worker_runs_what_is_queued_behind_cancelled_tasks(client:
         await client.cancel(outcome.id)
     await run_burst(app, settings)
     assert ran == list(range(1_200, 1_300))
+
+
+async def test_an_idle_worker_is_handed_an_enqueued_task_without_a_claim(client: Client, settings: Settings) -> None:
+    app = dtq.App()
+    ran = asyncio.Event()
+
+    @app.task
+    async def job(payload: int) -> int:
+        ran.set()
+        return payload
+
+    keys = client.store.keys("default")
+    worker = Worker(app, settings)
+    await worker.start()
+    try:
+        await eventually(lambda: client.store.redis.hlen(keys.parked))  # its empty claim parked it
+        (parked,) = [t.decode() for t in await client.store.redis.hkeys(keys.parked)]
+        outcome = await client.enqueue("job", 7)
+        async with asyncio.timeout(5):
+            await ran.wait()
+        run = await client.store.redis.hget(keys.column("run"), outcome.id)
+        assert run is not None and run.decode().endswith(f"|{parked}")  # leased by the enqueue itself
+        await eventually(lambda: worker.processed == 1)
+    finally:
+        await worker.stop()
+    assert await client.store.redis.hlen(keys.parked) == 0  # a stopped worker is handed nothing
+    assert (await client.get(outcome.id)).result == 7
