@@ -129,6 +129,8 @@ class Worker:
         # A claim whose reply never came keeps its token: the retry gets that same batch back.
         self._unanswered: dict[str, str] = {}
         self._answered: dict[str, str] = {}  # per queue, the last answered claim token, to forget
+        # Tokens of claims awaiting their reply: a hand-over to one of them is that reply's too.
+        self._in_flight: set[str] = set()
         # Half the slots per claim: one batch runs and is recorded while the next is claimed.
         self._batch_limit = max(1, self.concurrency // 2)
         self._rotation = itertools.cycle(range(len(self.queues)))
@@ -309,11 +311,15 @@ class Worker:
         token = self._unanswered.setdefault(queue, lease_token(self.id, next(self._claims)))
         park_token = lease_token(self.id, next(self._claims)) if park else ""
         park_ms = round(PARK_POLLS * self.settings.worker.idle_poll * 1000)
-        batch = await self.store.run(
-            self.store.call(queue, calls.claim, count=count, lease_ms=self._lease_ms, token=token,
-                        order=self._priority_order(), forget=self._answered.get(queue, ""),
-                        park_token=park_token, park_ms=park_ms)
-        )  # fmt: skip
+        self._in_flight.add(token)
+        try:
+            batch = await self.store.run(
+                self.store.call(queue, calls.claim, count=count, lease_ms=self._lease_ms, token=token,
+                            order=self._priority_order(), forget=self._answered.get(queue, ""),
+                            park_token=park_token, park_ms=park_ms)
+            )  # fmt: skip
+        finally:
+            self._in_flight.discard(token)
         del self._unanswered[queue]
         self._accept(queue, token, batch)
         if batch.parked:
@@ -360,8 +366,9 @@ class Worker:
             self._wake.set()
             return
         queue = next((q for q, t in self._unanswered.items() if t == token), None)
-        if queue is None:
-            return  # already answered: a claim with this token got these tasks back
+        if queue is None or token in self._in_flight:
+            # Already answered, or about to be: a claim sent with this token gets them back.
+            return
         del self._unanswered[queue]
         self._accept(queue, token, batch)
         self._wake.set()  # free slots left: claim again, which parks again if nothing is queued
