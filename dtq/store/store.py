@@ -181,6 +181,10 @@ class Store:
                 raise TooManyQueues(refused, cap)
             self._registered.update(dict.fromkeys(new, now))
 
+    def registered_recently(self, queue: str) -> bool:
+        """Whether an enqueue to `queue` needs no registration first (see `register_queues`)."""
+        return time.monotonic() - self._registered.get(queue, -REGISTRATION_REFRESH) < REGISTRATION_REFRESH
+
     async def reinstate(self, queues: Iterable[str]) -> None:
         """Put queues an enqueue found retired back in the index (not against the cap: they
         hold a task now)."""
