@@ -78,7 +78,7 @@ def _run_workloads(ctx: Context, chosen: Sequence[Contender], selected: Sequence
         ctx.say(f"== workload {workload.name}")
         before = machine.load_average()
         try:
-            section = workload.run(ctx, chosen)
+            section = workload.run(ctx, [c for c in chosen if c.workloads is None or workload.name in c.workloads])
         except Exception as exc:  # one broken workload must not lose the others' results
             failed = Table("failed", ("Workload", "Reason"), [(workload.name, repr(exc)[:300])])
             section = Section(f"Workload {workload.name}", "", [failed])

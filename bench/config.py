@@ -13,7 +13,8 @@ class Config:
     repeats: int
     drain_n: int
     worker_counts: tuple[int, ...]
-    latency_rate: float
+    latency_rates: tuple[float, ...]
+    """Producer rates of the pickup-latency workload, one table each."""
     latency_seconds: float
     ceiling_requests: int
     ceiling_pipelined_requests: int
@@ -36,7 +37,7 @@ FULL = Config(
     repeats=3,
     drain_n=20_000,
     worker_counts=(1, 2),
-    latency_rate=200.0,
+    latency_rates=(200.0, 2000.0),
     latency_seconds=10.0,
     ceiling_requests=200_000,
     ceiling_pipelined_requests=2_000_000,
@@ -55,7 +56,7 @@ QUICK = Config(
     repeats=1,
     drain_n=2_000,
     worker_counts=(1, 2),
-    latency_rate=200.0,
+    latency_rates=(200.0, 2000.0),
     latency_seconds=2.0,
     ceiling_requests=20_000,
     ceiling_pipelined_requests=200_000,

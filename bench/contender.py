@@ -39,6 +39,8 @@ class Contender:
     """A smaller drain size for a contender too slow for the standard one (rate extrapolated)."""
     import_check: str = ""
     """Python statement that must succeed in the venv before the contender can run."""
+    workloads: tuple[str, ...] | None = None
+    """The workloads this row belongs to (None = all): a producer variant is a latency row only."""
 
     def requirements(self, bench_dir: Path) -> Path | None:
         """The pinned requirements file, or None for the repo's own venv."""

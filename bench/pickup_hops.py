@@ -62,12 +62,12 @@ def worker_role(marks_path: str, tasks: int) -> None:
         marks["notified"].append(time.time())
         notified(self, channel, data)
 
-    async def stamped_claim(self: Worker, queue: str, count: int) -> int:
+    async def stamped_claim(self: Worker, queue: str, count: int, *, park: bool = True) -> tuple[int, int]:
         marks["claim_sent"].append(time.time())
-        claimed = await claim(self, queue, count)
+        claimed, left = await claim(self, queue, count, park=park)
         if claimed:
             marks["claim_back"].append(time.time())
-        return claimed
+        return claimed, left
 
     Worker._on_notification = on_notification  # type: ignore[method-assign]
     Worker._claim = stamped_claim  # type: ignore[method-assign]

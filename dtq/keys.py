@@ -139,6 +139,12 @@ class QueueKeys:
         return self.base + "retired"
 
     @property
+    def parked(self) -> str:
+        """hash: lease token -> "<expiry ms>:<free slots>:<lease ms>" of a worker waiting for tasks,
+        which an enqueue leases its tasks to at once (include/lease.lua)."""
+        return self.base + "parked"
+
+    @property
     def idempotency(self) -> str:
         """hash: idempotency key -> task id."""
         return self.base + "idem"
@@ -182,6 +188,11 @@ class QueueKeys:
         return self.base + "to-workers"
 
     @property
+    def inbox_prefix(self) -> str:
+        """What a worker's own channel (`GlobalKeys.inbox`) starts with, for scripts to finish."""
+        return GlobalKeys(self.base[: -len(self.name) - 4]).inbox_prefix
+
+    @property
     def scheduler_channel(self) -> str:
         """Pub/sub channel telling schedulers that something became due earlier."""
         return self.base + "to-scheduler"
@@ -206,6 +217,15 @@ class GlobalKeys:
     def worker(self, worker_id: str) -> str:
         """hash: one worker's heartbeat fields; expires when heartbeats stop."""
         return f"{self.prefix}:{{@}}:worker:{worker_id}"
+
+    @property
+    def inbox_prefix(self) -> str:
+        """Prefix of `to-worker:<worker id>`, the channel on which one worker is handed tasks."""
+        return f"{self.prefix}:{{@}}:to-worker:"
+
+    def inbox(self, worker_id: str) -> str:
+        """Pub/sub channel handing one worker the tasks an enqueue leased to it."""
+        return self.inbox_prefix + worker_id
 
     @property
     def embedded(self) -> str:

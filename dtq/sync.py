@@ -1,7 +1,8 @@
 """`SyncClient`: the `Client` API for code that is not asyncio.
 
 It runs one private event loop in a daemon thread and forwards each call to an async
-`Client` living on that loop, so both flavours share every line of logic.
+`Client` living on that loop, so both flavours share every line of logic; the common enqueue,
+the one a producer makes in a loop, is sent from the caller's thread (`dtq.store.direct`).
 """
 
 from __future__ import annotations
@@ -12,11 +13,12 @@ from collections.abc import Coroutine, Sequence
 from types import TracebackType
 from typing import Any, TypeVar, Unpack
 
-from dtq.client import Client
+from dtq.client import ENQUEUE_CHUNK, Client
 from dtq.registry import TaskDefinition
 from dtq.settings import Settings
 from dtq.store.calls import CancelOutcome, Enqueued, QueueCounts
 from dtq.store.deadletters import DeadPage
+from dtq.store.direct import DirectEnqueue
 from dtq.store.registry import WorkerInfo
 from dtq.task import EnqueueOptions, Task, TaskRequest
 
@@ -31,6 +33,7 @@ class SyncClient:
         self._thread = threading.Thread(target=self._loop.run_forever, name="dtq-sync-client", daemon=True)
         self._thread.start()
         self._client = self._call(_make_client(settings))
+        self._direct = DirectEnqueue.of(settings, self._client.store, ENQUEUE_CHUNK)
 
     def _call(self, coro: Coroutine[Any, Any, T]) -> T:
         return asyncio.run_coroutine_threadsafe(coro, self._loop).result()
@@ -48,6 +51,8 @@ class SyncClient:
 
     def close(self) -> None:
         """Close the client and stop its loop thread."""
+        if self._direct is not None:
+            self._direct.close()
         self._call(self._client.close())
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join()
@@ -60,11 +65,18 @@ class SyncClient:
         **options: Unpack[EnqueueOptions],
     ) -> Enqueued:
         """See `Client.enqueue`."""
-        return self._call(self._client.enqueue(task, payload, **options))
+        return self.enqueue_many([self._client.request(task, payload, **options)])[0]
 
     def enqueue_many(self, requests: Sequence[TaskRequest]) -> list[Enqueued]:
-        """See `Client.enqueue_many`."""
-        return self._call(self._client.enqueue_many(requests))
+        """See `Client.enqueue_many`. The common call (one queue, one script call) is sent from
+        this thread (`dtq.store.direct`); the rest goes through the client's loop."""
+        prepared = self._client.prepare(requests)
+        reply = self._direct.enqueue(prepared) if self._direct is not None else None
+        if reply is None:
+            return self._call(self._client.enqueue_prepared(prepared))
+        if reply.queue_was_retired:
+            self._call(self._client.store.reinstate([prepared[0].queue]))
+        return list(reply)
 
     def get(self, task_id: str, queue: str | None = None) -> Task:
         """See `Client.get`."""

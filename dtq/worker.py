@@ -42,7 +42,7 @@ from dtq.runs import lease_token, safe_in_token
 from dtq.settings import Settings
 from dtq.shards import Shards
 from dtq.slots import Slots
-from dtq.store import calls
+from dtq.store import calls, handover
 from dtq.store.calls import Burial, ClaimedTask, Failure, HandBack, Lease, LeaseVerdict, Success
 from dtq.store.store import Store
 from dtq.store.wakeup import Listener
@@ -53,6 +53,9 @@ log = logging.getLogger("dtq.worker")
 
 RECONNECT_DELAY = 1.0
 DEADLINE_SWEEP = 0.1  # seconds between timeout checks: a timeout fires at most this late
+# A parked worker (include/lease.lua) stays parked this many idle polls unless it claims again:
+# long enough to outlast a late poll, short enough that few tasks are leased to a dead worker.
+PARK_POLLS = 3
 # Logged for each outcome Redis refused; the chaos suite counts these lines.
 OUTCOME_NOT_RECORDED = "not recorded: already recorded by an earlier send, or its lease was lost"
 _encode = msgspec.json.Encoder().encode
@@ -126,6 +129,8 @@ class Worker:
         # A claim whose reply never came keeps its token: the retry gets that same batch back.
         self._unanswered: dict[str, str] = {}
         self._answered: dict[str, str] = {}  # per queue, the last answered claim token, to forget
+        # Tokens of claims awaiting their reply: a hand-over to one of them is that reply's too.
+        self._in_flight: set[str] = set()
         # Half the slots per claim: one batch runs and is recorded while the next is claimed.
         self._batch_limit = max(1, self.concurrency // 2)
         self._rotation = itertools.cycle(range(len(self.queues)))
@@ -165,7 +170,9 @@ class Worker:
         except OSError as exc:
             raise ConfigError(f"DTQ_WORKER_HEALTH_FILE: cannot write {heartbeat_path}: {exc}") from exc
         await connect_patiently(self.store.connect, self._stop_requested, RECONNECT_DELAY)
-        listener = self._listener = self.store.listener(self._on_notification, worker_queues=self.queues)
+        listener = self._listener = self.store.listener(
+            self._on_notification, worker_queues=self.queues, worker_id=self.id
+        )
         ws = self.settings.worker
         # Upkeep runs on through the drain (leases must be renewed while tasks finish) and ends
         # when stop() cancels it.
@@ -193,6 +200,7 @@ class Worker:
         self.request_stop()
         if self._claimer is not None:
             await self._claimer
+        await self._unpark()
         log.info("worker %s draining %d task(s)", self.id, len(self._slots))
         await self._drain(self.settings.worker.shutdown_grace, self.settings.worker.shutdown_hard_deadline)
         await self._hand_back_unfinished()
@@ -293,21 +301,77 @@ class Worker:
             more = more or (claimed == 0 and left > 0)
         return total, more
 
-    async def _claim(self, queue: str, count: int) -> tuple[int, int]:
-        """Claim up to `count` tasks of `queue`: how many it took, and how many are still queued."""
+    async def _claim(self, queue: str, count: int, *, park: bool = True) -> tuple[int, int]:
+        """Claim up to `count` tasks of `queue`: how many it took, and how many are still queued.
+
+        A claim that leaves free slots and nothing queued parks the worker under its next token:
+        an enqueue may then lease tasks to that token and send them (`_on_notification`), and
+        the next claim on the queue uses the token, so it gets them back if that message was lost.
+        """
         token = self._unanswered.setdefault(queue, lease_token(self.id, next(self._claims)))
-        batch = await self.store.run(
-            self.store.call(queue, calls.claim, count=count, lease_ms=self._lease_ms, token=token,
-                        order=self._priority_order(), forget=self._answered.get(queue, ""))
-        )  # fmt: skip
+        park_token = lease_token(self.id, next(self._claims)) if park else ""
+        park_ms = round(PARK_POLLS * self.settings.worker.idle_poll * 1000)
+        self._in_flight.add(token)
+        try:
+            batch = await self.store.run(
+                self.store.call(queue, calls.claim, count=count, lease_ms=self._lease_ms, token=token,
+                            order=self._priority_order(), forget=self._answered.get(queue, ""),
+                            park_token=park_token, park_ms=park_ms)
+            )  # fmt: skip
+        finally:
+            self._in_flight.discard(token)
         del self._unanswered[queue]
+        self._accept(queue, token, batch)
+        if batch.parked:
+            self._unanswered[queue] = park_token
+        return len(batch.tasks), batch.ready_left
+
+    def _accept(self, queue: str, token: str, batch: calls.ClaimBatch) -> None:
+        """Hold what a claim or a hand-over leased to `token`: run what fits in the free slots and
+        hand the rest back (a hand-over may arrive when other queues' tasks took the slots)."""
         self._answered[queue] = token
-        for claimed in batch.tasks:
+        fits, extra = batch.tasks[: self._slots.free], batch.tasks[self._slots.free :]
+        for claimed in fits:
             self._latency.observe(queue, "pickup", max(0, batch.now_ms - claimed.ready_ms) / 1000)
             held = Held(queue, claimed, token)
             self._slots.take(claimed.id, held)
             held.runner = asyncio.create_task(self._process(held))
-        return len(batch.tasks), batch.ready_left
+        if extra:
+            back = [HandBack(t.id, token, stored_name(t.spec), t.ready_ms) for t in extra]
+            self._background.append(asyncio.create_task(self._give_back(queue, back), name="dtq-hand-back-extra"))
+
+    async def _give_back(self, queue: str, items: list[HandBack]) -> None:
+        try:
+            await self.store.run(self.store.call(queue, calls.release, items))
+        except RedisUnavailable as exc:
+            log.warning("could not hand back %d task(s) beyond the free slots (%s); their leases will expire",
+                        len(items), exc)  # fmt: skip
+
+    async def _unpark(self) -> None:
+        """Stop being handed tasks: claim nothing under each parked token, which unparks it and
+        returns whatever an enqueue leased to it meanwhile (the drain then runs or hands it back)."""
+        for queue, token in list(self._unanswered.items()):
+            try:
+                await self._claim(queue, 0, park=False)
+            except RedisUnavailable as exc:
+                log.warning("could not unpark from %s (%s); tasks leased to %s come back when their lease expires",
+                            queue, exc, token)  # fmt: skip
+
+    def _hand_over(self, message: str) -> None:
+        """Tasks an enqueue leased to a token this worker parked under: held as that claim's reply."""
+        try:
+            token, batch = handover.parse(message.encode(errors="surrogateescape"))
+        except (handover.BadHandover, ValueError, UnicodeError) as exc:
+            log.warning("unreadable hand-over (%s); claiming again instead", exc)
+            self._wake.set()
+            return
+        queue = next((q for q, t in self._unanswered.items() if t == token), None)
+        if queue is None or token in self._in_flight:
+            # Already answered, or about to be: a claim sent with this token gets them back.
+            return
+        del self._unanswered[queue]
+        self._accept(queue, token, batch)
+        self._wake.set()  # free slots left: claim again, which parks again if nothing is queued
 
     def _priority_order(self) -> str:
         """'' for strict priority; in weighted mode, priority levels drawn by weight."""
@@ -476,7 +540,11 @@ class Worker:
     async def _stamp(self) -> None:
         heartbeat.stamp(self.settings.worker.health_file)
 
-    def _on_notification(self, _channel: str, data: str) -> None:
+    def _on_notification(self, channel: str, data: str) -> None:
+        if self.store.is_inbox(channel):
+            if data.startswith("take "):
+                self._hand_over(data)
+            return
         if data.startswith("cancel "):
             held = self._slots.get(data[7:])
             if held is not None and held.ctx is not None:

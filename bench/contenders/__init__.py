@@ -7,6 +7,7 @@ from bench.contenders import arq_, celery_, dramatiq_, dtq_, huey_, rq_, saq_, t
 
 CONTENDERS: tuple[Contender, ...] = (
     dtq_.CONTENDER,
+    dtq_.SYNC,
     celery_.CONTENDER,
     rq_.SIMPLE,
     rq_.FORKING,

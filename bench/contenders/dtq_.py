@@ -32,3 +32,21 @@ CONTENDER = Contender(
     env={"DTQ_REDIS_URL": "{queue_url}"},
     import_check="import dtq, dtq.client",
 )
+
+
+# The same workers, fed by the blocking client, as every peer's producer is blocking: the
+# pickup latency a producer in a synchronous program sees (SyncClient runs its event loop in a
+# thread of its own).
+SYNC = Contender(
+    name="dtq-sync",
+    venv=None,
+    tasks_module="bench.contenders.dtq_sync_tasks",
+    packages=("dtq", "redis", "hiredis"),
+    worker_argv=workers(),
+    producer_api="`SyncClient.enqueue()`, one blocking call per task",
+    settings=f"K x `dtq worker --concurrency {CONCURRENCY}`",
+    why="as dtq; the producer is the blocking client",
+    env={"DTQ_REDIS_URL": "{queue_url}"},
+    import_check="import dtq, dtq.sync",
+    workloads=("latency",),
+)

@@ -45,7 +45,7 @@ class Sample:
     background_pct: float
 
 
-def latency_once(ctx: Context, contender: Contender, env: Env, tag: str) -> Sample:
+def latency_once(ctx: Context, contender: Contender, env: Env, tag: str, rate: float) -> Sample:
     cfg = ctx.config
     background = runner.wait_quiet(ctx)
     runner.reset(ctx)
@@ -57,7 +57,7 @@ def latency_once(ctx: Context, contender: Contender, env: Env, tag: str) -> Samp
         runner.wait_for(ctx, group, WARM_TASKS, started, cfg.boot_timeout_s)
         ctx.probe.flush()
         time.sleep(IDLE_BEFORE_S)
-        sent = runner.produce(ctx, contender, env, "paced", str(cfg.latency_rate), str(cfg.latency_seconds))
+        sent = runner.produce(ctx, contender, env, "paced", str(rate), str(cfg.latency_seconds))
         n = int(sent["n"])
         done = runner.completed(ctx)
         if done < n * KEEP_UP_SHARE:
@@ -65,7 +65,7 @@ def latency_once(ctx: Context, contender: Contender, env: Env, tag: str) -> Samp
             # and working the backlog off would take minutes per repeat.
             rate = done / sent["seconds"]
             raise CannotKeepUp(
-                f"cannot sustain {cfg.latency_rate:.0f} tasks/s: {done:,} of {n:,} done when the "
+                f"cannot sustain {rate:.0f} tasks/s: {done:,} of {n:,} done when the "
                 f"producer finished (about {rate:,.0f} tasks/s)"
             )
         # Generous: a contender just below the rate still has a backlog to work off.
@@ -90,50 +90,59 @@ class Latency:
 
     def run(self, ctx: Context, contenders: Sequence[Contender]) -> Section:
         cfg = ctx.config
-        table = Table("Pickup latency", COLUMNS)
-        chart = Chart("Pickup latency (median of repeats, min-max)", "ms", log_scale=True)
-        for contender in contenders:
-            env = ctx.env_of(contender)
-            if env is None:
-                reason = ctx.failures.get(contender.name, "not installed")
-                table.rows.append(_failed(contender, reason))
-                continue
-            samples = self._repeats(ctx, contender, env, table)
-            if samples:
-                table.rows.append(_row(contender, samples))
-                chart.bars.append(Bar(contender.name, "p50", Spread.of([s.p50_ms for s in samples])))
-                chart.bars.append(Bar(contender.name, "p99", Spread.of([s.p99_ms for s in samples])))
-        table.notes.extend(
-            [
-                f"{cfg.repeats} repeat(s), each with a freshly started worker; p50/p99/max are "
-                "computed per repeat, then shown as median [min-max] over repeats.",
-                "Latency = the task's `time.time()` on entry minus the `time.time()` the producer put "
-                "in the payload just before the enqueue call (same machine, same clock).",
-                "Other CPU before: as in the drain table (other work on the machine before each run).",
-            ]
-        )
+        tables, charts = [], []
+        for rate in cfg.latency_rates:
+            table = Table(f"Pickup latency at {rate:,.0f} tasks/s", COLUMNS)
+            chart = Chart(f"Pickup latency at {rate:,.0f}/s (median of repeats, min-max)", "ms", log_scale=True)
+            for contender in contenders:
+                env = ctx.env_of(contender)
+                if env is None:
+                    reason = ctx.failures.get(contender.name, "not installed")
+                    table.rows.append(_failed(contender, reason))
+                    continue
+                samples = self._repeats(ctx, contender, env, table, rate)
+                if samples:
+                    table.rows.append(_row(contender, samples))
+                    chart.bars.append(Bar(contender.name, "p50", Spread.of([s.p50_ms for s in samples])))
+                    chart.bars.append(Bar(contender.name, "p99", Spread.of([s.p99_ms for s in samples])))
+            table.notes.extend(
+                [
+                    f"{cfg.repeats} repeat(s), each with a freshly started worker; p50/p99/max are "
+                    "computed per repeat, then shown as median [min-max] over repeats.",
+                    "Latency = the task's `time.time()` on entry minus the `time.time()` the producer put "
+                    "in the payload just before the enqueue call (same machine, same clock).",
+                    "Other CPU before: as in the drain table (other work on the machine before each run).",
+                ]
+            )
+            tables.append(table)
+            charts.append(chart)
+        rates = " and ".join(f"{r:,.0f}" for r in cfg.latency_rates)
         intro = (
             f"One worker process is started, proven up with {WARM_TASKS} untimed tasks and "
             f"left idle for {IDLE_BEFORE_S:.0f} s; then one producer enqueues one task at a "
-            f"time at {cfg.latency_rate:.0f} tasks/s for {cfg.latency_seconds:.0f} s, each "
-            "send at start + i/rate (absolute deadlines, so no sleep drift)."
+            f"time at {rates} tasks/s (one table each) for {cfg.latency_seconds:.0f} s, each "
+            "send at start + i/rate (absolute deadlines, so no sleep drift). `dtq-sync` is dtq "
+            "fed by the blocking `SyncClient`, as every peer's producer is blocking."
         )
-        return Section("Workload 2: pickup latency", intro, [table], [chart])
+        return Section("Workload 2: pickup latency", intro, tables, charts)
 
-    def _repeats(self, ctx: Context, contender: Contender, env: Env, table: Table) -> list[Sample]:
+    def _repeats(self, ctx: Context, contender: Contender, env: Env, table: Table, rate: float) -> list[Sample]:
         samples: list[Sample] = []
         for i in range(ctx.config.repeats):
             try:
-                sample = latency_once(ctx, contender, env, f"latency-r{i}")
+                sample = latency_once(ctx, contender, env, f"latency-{rate:.0f}-r{i}", rate)
             except CannotKeepUp as exc:
-                ctx.say(f"[latency] {contender.name} run {i}: {exc}")
+                ctx.say(f"[latency] {contender.name} at {rate:.0f}/s run {i}: {exc}")
                 table.rows.append((contender.name, str(exc), *([""] * (len(COLUMNS) - 2))))
                 return []
             except runner.RunFailed as exc:
-                ctx.say(f"[latency] {contender.name} run {i}: failed: {exc}")
+                ctx.say(f"[latency] {contender.name} at {rate:.0f}/s run {i}: failed: {exc}")
                 table.rows.append(_failed(contender, str(exc)))
                 return []
-            ctx.say(f"[latency] {contender.name} run {i}: p50 {sample.p50_ms:.2f} ms, p99 {sample.p99_ms:.2f} ms")
+            ctx.say(
+                f"[latency] {contender.name} at {rate:.0f}/s run {i}: "
+                f"p50 {sample.p50_ms:.2f} ms, p99 {sample.p99_ms:.2f} ms"
+            )
             samples.append(sample)
         return samples
 

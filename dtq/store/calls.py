@@ -75,6 +75,11 @@ def still_retired(keys: QueueKeys) -> Call[bool]:
     return Call("still_retired", (keys.column("spec"), keys.retired), (), bool)
 
 
+# How many leases long a claim nobody forgets can still be resent: a worker cut off for longer is
+# taken for dead (its heartbeat lapsed too), and records of dead workers must not pile up.
+CLAIM_MEMORY_LEASES = 10
+
+
 # --- enqueue ---------------------------------------------------------------------------------
 
 
@@ -103,7 +108,8 @@ class EnqueueReply(list[Enqueued]):
 
 def enqueue(keys: QueueKeys, tasks: Sequence[PreparedTask], retention: RetentionSettings) -> Call[EnqueueReply]:
     """Store `tasks`, all of one queue."""
-    args: list[Arg] = [ms(retention.idempotency), keys.worker_channel, keys.scheduler_channel]
+    args: list[Arg] = [ms(retention.idempotency), keys.worker_channel, keys.scheduler_channel, keys.inbox_prefix,
+                       CLAIM_MEMORY_LEASES]  # fmt: skip
     # Tasks sharing their options travel as one group: 2 arguments per task instead of 7.
     groups: dict[tuple[int, int, int, str, bool], list[int]] = {}
     for index, t in enumerate(tasks):
@@ -129,7 +135,7 @@ def enqueue(keys: QueueKeys, tasks: Sequence[PreparedTask], retention: Retention
     return Call(
         "enqueue",
         (keys.queued, keys.scheduled, *columns, keys.idempotency, keys.idempotency_expiry, keys.totals,
-         keys.activity, keys.retired),
+         keys.activity, keys.retired, keys.paused, keys.active, keys.column("run"), keys.claim_prefix, keys.parked),
         tuple(args),
         parse,
     )  # fmt: skip
@@ -168,6 +174,8 @@ class ClaimBatch:
     now_ms: int
     ready_left: int
     tasks: list[ClaimedTask]
+    parked: bool = False
+    """The caller is parked under its park token: an enqueue may hand it tasks."""
 
     @property
     def paused(self) -> bool:
@@ -175,24 +183,31 @@ class ClaimBatch:
         return self.ready_left < 0
 
 
-# How many leases long a claim nobody forgets can still be resent: a worker cut off for longer is
-# taken for dead (its heartbeat lapsed too), and records of dead workers must not pile up.
-CLAIM_MEMORY_LEASES = 10
-
-
-def claim(keys: QueueKeys, *, count: int, lease_ms: int, token: str, order: str, forget: str = "") -> Call[ClaimBatch]:
+def claim(
+    keys: QueueKeys,
+    *,
+    count: int,
+    lease_ms: int,
+    token: str,
+    order: str,
+    forget: str = "",
+    park_token: str = "",
+    park_ms: int = 0,
+) -> Call[ClaimBatch]:
     """Claim up to `count` ready tasks; `order` is '' (strict) or the priority levels to visit.
 
     `token` names this claim: "<worker id>#<n>", without '|'. `forget` is the token of the
     caller's previous claim on this queue, answered since, whose record is no longer needed.
+    `park_token` (the caller's next token) parks the caller for `park_ms` if the claim leaves it
+    free slots and the queue nothing queued, so an enqueue hands it tasks at once.
     """
 
     def parse(reply: list[Any]) -> ClaimBatch:
         tasks = [
             ClaimedTask(_text(reply[i]), reply[i + 1] or None, int(reply[i + 2]), int(reply[i + 3]))
-            for i in range(2, len(reply), 4)
+            for i in range(3, len(reply), 4)
         ]
-        return ClaimBatch(int(reply[0]), int(reply[1]), tasks)
+        return ClaimBatch(int(reply[0]), int(reply[1]), tasks, parked=bool(reply[2]))
 
     return Call(
         "claim",
@@ -206,8 +221,9 @@ def claim(keys: QueueKeys, *, count: int, lease_ms: int, token: str, order: str,
             keys.claim_prefix,
             keys.dead,
             keys.column("error"),
+            keys.parked,
         ),
-        (count, lease_ms, token, order, forget, lease_ms * CLAIM_MEMORY_LEASES),
+        (count, lease_ms, token, order, forget, lease_ms * CLAIM_MEMORY_LEASES, park_token, park_ms),
         parse,
     )
 

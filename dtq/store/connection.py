@@ -9,7 +9,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, TypeAlias
 
+import redis
 import redis.exceptions as rex
+import redis.retry
 from redis.asyncio import Redis, RedisCluster, Sentinel
 from redis.asyncio.client import PubSub
 from redis.asyncio.cluster import ClusterNode
@@ -39,6 +41,19 @@ def is_closed_transport(exc: BaseException) -> bool:
     return isinstance(exc, RuntimeError) and "closed" in str(exc)
 
 
+def _options(settings: RedisSettings) -> dict[str, Any]:
+    """The connection options every client dtq makes shares (its retry policy is added per kind)."""
+    return {
+        "username": settings.username,
+        "password": settings.password.get_secret_value() if settings.password is not None else None,
+        "socket_timeout": settings.socket_timeout,
+        "socket_connect_timeout": settings.connect_timeout,
+        "max_connections": settings.max_connections,
+        "health_check_interval": 30,
+        "retry_on_error": [rex.BusyLoadingError, RuntimeError],
+    }
+
+
 def create_redis(settings: RedisSettings) -> RedisClient:
     """A client for `settings.url` (bytes replies; hiredis parses when installed).
 
@@ -47,22 +62,23 @@ def create_redis(settings: RedisSettings) -> RedisClient:
     """
     url = settings.url.get_secret_value()
     where = topology.parse(url)
-    common: dict[str, Any] = {
-        "username": settings.username,
-        "password": settings.password.get_secret_value() if settings.password is not None else None,
-        "socket_timeout": settings.socket_timeout,
-        "socket_connect_timeout": settings.connect_timeout,
-        "max_connections": settings.max_connections,
-        "health_check_interval": 30,
-        "retry": Retry(ExponentialWithJitterBackoff(base=0.05, cap=1.0), RETRIES),
-        "retry_on_error": [rex.BusyLoadingError, RuntimeError],
-    }
+    common = {**_options(settings), "retry": Retry(ExponentialWithJitterBackoff(base=0.05, cap=1.0), RETRIES)}
     if where.kind == "cluster":
         nodes = [ClusterNode(host, port) for host, port in where.hosts]
         return RedisCluster(startup_nodes=nodes, ssl=where.tls, **{**common, **where.options})
     if where.kind == "sentinel":
         return _sentinel_primary(where, settings, common)
     return Redis.from_url(url, **common)
+
+
+def create_blocking_redis(settings: RedisSettings) -> redis.Redis | None:
+    """A blocking client for a single server (None for a cluster or Sentinel, which only the
+    asyncio client follows), with the same options: `SyncClient`'s direct enqueue path."""
+    url = settings.url.get_secret_value()
+    if topology.parse(url).kind != "server":
+        return None
+    retry = redis.retry.Retry(ExponentialWithJitterBackoff(base=0.05, cap=1.0), RETRIES)
+    return redis.Redis.from_url(url, **_options(settings), retry=retry)
 
 
 class SentinelRedis(Redis):

@@ -82,6 +82,10 @@ class Scripts:
             raise
         return True
 
+    def loaded(self, name: str) -> tuple[str, str] | None:
+        """The SHA and source of script `name` as this server runs it, once `load()` ran."""
+        return (self._shas[name], self._sources[name]) if self._loaded else None
+
     def _drop_shebangs(self) -> None:
         self._sources = {name: without_shebang(src) for name, src in self._sources.items()}
         self._shas = {name: _sha1(src) for name, src in self._sources.items()}

@@ -108,15 +108,26 @@ class Store:
         return build(self.keys(queue), *args, **kwargs)
 
     def listener(
-        self, on_message: Callable[[str, str], None], *, worker_queues: Sequence[str] = (), scheduler: bool = False
+        self,
+        on_message: Callable[[str, str], None],
+        *,
+        worker_queues: Sequence[str] = (),
+        worker_id: str | None = None,
+        scheduler: bool = False,
     ) -> Listener:
-        """A subscription to the wake-ups of workers of `worker_queues`, and/or those for schedulers."""
+        """A subscription to the wake-ups of workers of `worker_queues` (and the hand-overs to
+        `worker_id`), and/or those for schedulers."""
+        inbox = [self.global_keys.inbox(worker_id)] if worker_id is not None else []
         return Listener(
             self.redis,
             on_message,
-            channels=[self.keys(q).worker_channel for q in worker_queues],
+            channels=[*inbox, *(self.keys(q).worker_channel for q in worker_queues)],
             patterns=[self.global_keys.scheduler_pattern] if scheduler else [],
         )
+
+    def is_inbox(self, channel: str) -> bool:
+        """Whether `channel` is a worker's own channel (hand-overs)."""
+        return channel.startswith(self.global_keys.inbox_prefix)
 
     def queue_of_channel(self, channel: str) -> str | None:
         """The queue a notification channel belongs to (None for a channel of no queue)."""
@@ -169,6 +180,10 @@ class Store:
             if refused:
                 raise TooManyQueues(refused, cap)
             self._registered.update(dict.fromkeys(new, now))
+
+    def registered_recently(self, queue: str) -> bool:
+        """Whether an enqueue to `queue` needs no registration first (see `register_queues`)."""
+        return time.monotonic() - self._registered.get(queue, -REGISTRATION_REFRESH) < REGISTRATION_REFRESH
 
     async def reinstate(self, queues: Iterable[str]) -> None:
         """Put queues an enqueue found retired back in the index (not against the cap: they

@@ -78,9 +78,11 @@ class Listener:
                 if message is None:
                     continue
                 channel, data = message["channel"], message["data"]
+                # surrogateescape: a hand-over carries records as stored, which need not be
+                # UTF-8; its reader encodes the text back to the exact bytes.
                 self.on_message(
                     channel.decode() if isinstance(channel, bytes) else str(channel),
-                    data.decode() if isinstance(data, bytes) else str(data),
+                    data.decode(errors="surrogateescape") if isinstance(data, bytes) else str(data),
                 )
         finally:
             await pubsub.aclose()

@@ -7,6 +7,7 @@ import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
+import redis
 
 import dtq
 from dtq.client import Client
@@ -191,3 +192,21 @@ def test_sync_client_offers_the_same_operations(settings: Settings) -> None:
         client.resume("syncq")
         assert client.cancel(task.id).state == "cancelled"
         assert client.queues() == ["syncq"]
+
+
+def test_the_sync_clients_direct_enqueue_stores_what_the_long_way_stores(settings: Settings) -> None:
+    """After the first call (which loads the scripts and registers the queue), enqueues go out
+    on the caller's thread; they must store the same tasks, survive a server that forgot its
+    scripts, and leave other shapes (several queues) to the async client."""
+    with dtq.SyncClient(settings) as client:
+        first = client.enqueue("echo", 1, queue="direct", priority=9)
+        second = client.enqueue("echo", 2, queue="direct", key="k")
+        again = client.enqueue("echo", 3, queue="direct", key="k")  # idempotency key seen
+        assert again.id == second.id and again.outcome is Stored.DUPLICATE_KEY
+        redis.Redis.from_url(settings.redis.url.get_secret_value()).script_flush()
+        third = client.enqueue("echo", 4, queue="direct")
+        mixed = client.enqueue_many([dtq.TaskRequest(task="echo", queue=q) for q in ("direct", "other")])
+        assert [client.get(t.id).payload for t in (first, second, third)] == [1, 2, 4]
+        assert client.queue_stats("direct").ready_by_priority[9] == 1
+        assert client.queue_stats("direct").ready == 4 and client.queue_stats("other").ready == 1
+        assert {t.state for t in mixed} == {"queued"}

@@ -81,6 +81,7 @@ class QueueMachine(RuleBasedStateMachine):
         self.tasks: dict[str, Model] = {}
         self.tokens = itertools.count()
         self.claims: dict[str, list[str]] = {}  # token -> ids that claim took
+        self.parked: dict[str, int] = {}  # park token -> free slots: an enqueue may lease to it
         self.enqueued = itertools.count()
 
     def teardown(self) -> None:
@@ -101,15 +102,39 @@ class QueueMachine(RuleBasedStateMachine):
     def enqueue(self, priority: int, delayed: bool, max_retries: int) -> None:
         request = TaskRequest(task="t", queue=self.keys.name, priority=priority, max_retries=max_retries,
                               delay=3600 if delayed else None)  # fmt: skip
+        nothing_queued = not any(t.state == "queued" for t in self.tasks.values())
         (outcome,) = self.script(calls.enqueue(self.keys, prepare([request], TaskDefaults()), self.retention))
-        self.tasks[outcome.id] = Model(outcome.id, priority, max_retries, next(self.enqueued),
-                                       "scheduled" if delayed else "queued")  # fmt: skip
+        model = self.tasks[outcome.id] = Model(outcome.id, priority, max_retries, next(self.enqueued),
+                                               "scheduled" if delayed else "queued")  # fmt: skip
+        if not delayed and nothing_queued and self.parked:
+            # Handed over: leased to one parked token (whichever the script found first).
+            run = Run.parse(self.env.run(self.client.store.redis.hget(self.keys.column("run"), outcome.id)))
+            assert run.token in self.parked, (run, self.parked)
+            del self.parked[run.token]
+            model.state, model.attempts, model.token, model.last_token = "active", 1, run.token, run.token
+            self.claims[run.token] = [outcome.id]
+
+    @rule(count=st.integers(1, 4))
+    def claim_and_park(self, count: int) -> None:
+        """A claim that leaves free slots and nothing queued parks its worker under a new token."""
+        token, park_token = f"tok{next(self.tokens)}", f"tok{next(self.tokens)}"
+        batch = self.script(calls.claim(self.keys, count=count, lease_ms=600_000, token=token, order="",
+                                        park_token=park_token, park_ms=600_000))  # fmt: skip
+        self.record_claim(token, batch, count)
+        left = any(t.state == "queued" for t in self.tasks.values())
+        assert batch.parked is (not left and len(batch.tasks) < count)
+        if batch.parked:
+            self.parked[park_token] = count - len(batch.tasks)
 
     @rule(count=st.integers(1, 4))
     def claim(self, count: int) -> None:
         token = f"tok{next(self.tokens)}"
         batch = self.script(calls.claim(self.keys, count=count, lease_ms=600_000, token=token,
                                         order=""))  # fmt: skip
+        self.record_claim(token, batch, count)
+        assert not batch.parked
+
+    def record_claim(self, token: str, batch: calls.ClaimBatch, count: int) -> None:
         ready = [t for t in self.tasks.values() if t.state == "queued"]
         claimed = [self.tasks[c.id] for c in batch.tasks]
         assert len(claimed) == min(count, len(ready))
@@ -139,6 +164,7 @@ class QueueMachine(RuleBasedStateMachine):
         what lapsed or ended since unless a newer claim took it or it finished for good."""
         token = sorted(self.claims)[index % len(self.claims)]
         batch = self.script(calls.claim(self.keys, count=4, lease_ms=600_000, token=token, order=""))
+        self.parked.pop(token, None)  # any claim unparks its token
         ours = [self.tasks[i] for i in self.claims[token] if i in self.tasks and self.tasks[i].last_token == token]
         expected = [t for t in ours if t.state in ("active", "queued", "dead")]
         assert [c.id for c in batch.tasks] == [t.id for t in expected]
@@ -284,6 +310,8 @@ class QueueMachine(RuleBasedStateMachine):
             homes = [name for name in members if task_id.encode() in members[name]]
             assert homes == [model.state], (task_id, homes, model.state)
         assert sum(len(m) for m in members.values()) == len(self.tasks)
+        parked = {k.decode() for k in self.env.run(redis.hkeys(self.keys.parked))}
+        assert parked == set(self.parked), (parked, self.parked)
 
 
 def test_the_queue_behaves_like_its_model(redis_server: RedisServer, prefix: str) -> None:

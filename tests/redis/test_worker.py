@@ -369,3 +369,59 @@ async def test_a_burst_worker_runs_what_is_queued_behind_cancelled_tasks(client:
         await client.cancel(outcome.id)
     await run_burst(app, settings)
     assert ran == list(range(1_200, 1_300))
+
+
+async def test_an_idle_worker_is_handed_an_enqueued_task_without_a_claim(client: Client, settings: Settings) -> None:
+    app = dtq.App()
+    ran = asyncio.Event()
+
+    @app.task
+    async def job(payload: int) -> int:
+        ran.set()
+        return payload
+
+    keys = client.store.keys("default")
+    worker = Worker(app, settings)
+    await worker.start()
+    try:
+        await eventually(lambda: client.store.redis.hlen(keys.parked))  # its empty claim parked it
+        (parked,) = [t.decode() for t in await client.store.redis.hkeys(keys.parked)]
+        outcome = await client.enqueue("job", 7)
+        async with asyncio.timeout(5):
+            await ran.wait()
+        run = await client.store.redis.hget(keys.column("run"), outcome.id)
+        assert run is not None and run.decode().endswith(f"|{parked}")  # leased by the enqueue itself
+        await eventually(lambda: worker.processed == 1)
+    finally:
+        await worker.stop()
+    assert await client.store.redis.hlen(keys.parked) == 0  # a stopped worker is handed nothing
+    assert (await client.get(outcome.id)).result == 7
+
+
+async def test_a_hand_over_that_arrives_while_its_token_is_being_claimed_is_held_once(
+    client: Client, settings: Settings
+) -> None:
+    """The worker claims with its park token just as the enqueue's message arrives: the claim's
+    reply (a resend) and the message carry the same task, which must be held once."""
+    worker = Worker(dtq.App(), settings)
+    keys = client.store.keys("default")
+    pubsub = client.store.redis.pubsub()
+    await pubsub.subscribe(client.store.global_keys.inbox(worker.id))
+    try:
+        await worker._claim("default", 10)  # nothing queued: parked under its next token
+        assert await client.store.redis.hlen(keys.parked) == 1
+        await client.enqueue("job", 1)  # leased to that token, and sent
+        message = None
+        while message is None or message["type"] != "message":
+            message = await pubsub.get_message(timeout=1)
+        claim = asyncio.create_task(worker._claim("default", 10))  # sent with the park token
+        await asyncio.sleep(0)  # the claim is in flight
+        worker._on_notification(client.store.global_keys.inbox(worker.id), message["data"].decode())
+        assert len(worker._slots) == 0  # left to the claim's reply
+        await claim
+        assert len(worker._slots) == 1
+    finally:
+        await pubsub.aclose()
+        for held in worker._slots:
+            if held.runner is not None:
+                held.runner.cancel()

@@ -4,6 +4,10 @@
 -- them. Strict mode takes the highest levels first, oldest first in each; weighted mode visits
 -- the priority levels in the order the worker drew. allow-oom: it moves tasks, it adds none.
 --
+-- A claim that leaves its worker with free slots and nothing queued parks the worker under the
+-- token of its next claim (ARGV[7]), so the next enqueue leases its tasks to it at once
+-- (include lease); any claim with a token unparks that token first.
+--
 -- Idempotent per token: the batch is remembered under its token, and a repeated claim with that
 -- token (a resend after a lost or late reply) returns the same tasks instead of claiming more, so
 -- no task is left leased to a worker that never heard of it. A worker resends a token only while
@@ -24,26 +28,31 @@
 --                         commands per task drained, bench/results/latest.md)
 -- KEYS[8] dtq:{q}:dead    zset
 -- KEYS[9] dtq:{q}:t:error hash id -> error JSON
+-- KEYS[10] dtq:{q}:parked hash token -> parked worker (include lease)
 -- ARGV[1] most tasks to claim   ARGV[2] lease, ms   ARGV[3] lease token ("<worker id>#<n>", no '|')
 -- ARGV[4] '' for strict order, else priority levels to visit, comma separated (e.g. '7,9,8')
 -- ARGV[5] the token of this worker's previous, answered claim on this queue ('' = none)
 -- ARGV[6] ms to remember a claim nobody forgets (several leases)
--- Returns: {now ms, ready left (-1 = queue paused), then per task 4 values:
---           id, record JSON (false if missing), attempt number, ms it became ready}
+-- ARGV[7] the token to park under if this claim leaves free slots and nothing queued ('' = never)
+-- ARGV[8] ms a parked entry lives unless refreshed
+-- Returns: {now ms, ready left (-1 = queue paused), 1 if the worker is now parked else 0, then
+--           per task 4 values: id, record JSON (false if missing), attempt number, ms it became ready}
 -- @include now
 -- @include priority
 -- @include bulk
 -- @include queued
 -- @include spec
 -- @include run
-local queued, active, paused, spec_col, states, runs, dead, errors =
-  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[8], KEYS[9]
+-- @include lease
+local queued, active, paused, spec_col, states, runs, dead, errors, parked =
+  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[8], KEYS[9], KEYS[10]
 local record = KEYS[7] .. ARGV[3]
 local want, lease, token, order = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3], ARGV[4]
-local forget, memory = ARGV[5], tonumber(ARGV[6])
+local forget, memory, park_token, park_ttl = ARGV[5], tonumber(ARGV[6]), ARGV[7], tonumber(ARGV[8])
 local now = now_ms()
 
 if forget ~= '' then redis.call('DEL', KEYS[7] .. forget) end
+redis.call('HDEL', parked, token)  -- a parked worker claiming for itself is parked no longer
 
 local earlier = redis.call('GET', record)
 if earlier then
@@ -51,7 +60,7 @@ if earlier then
   local ids, ready_at = {}, {}
   for id, at in string.gmatch(earlier, '([^@,]+)@(%d+)') do ids[#ids + 1] = id; ready_at[#ids] = at end
   local current, runs_now, specs = hmget(states, ids), hmget(runs, ids), hmget(spec_col, ids)
-  local out = {now, 0}
+  local out = {now, 0, 0}
   local back, back_levels, w_state, w_run, w_active = {}, {}, {}, {}, {}
   for n, id in ipairs(ids) do
     local run, state = runs_now[n], current[n]
@@ -85,7 +94,7 @@ if earlier then
   return out
 end
 
-if redis.call('EXISTS', paused) == 1 then return {now, -1} end
+if redis.call('EXISTS', paused) == 1 then return {now, -1, 0} end
 
 local levels = {}
 if order == '' then
@@ -102,27 +111,11 @@ for _, level in ipairs(levels) do
   if need <= 0 then break end
   pop_queued(queued, level, need, states, spec_col, seen, taken)
 end
-if #taken == 0 then return {now, queued_total(queued)} end
-
-local ids = {}
-for n, t in ipairs(taken) do ids[n] = t[1] end
-local previous = hmget(runs, ids)
-local expiry = now + lease
-local out = {now, queued_total(queued)}
-local w_state, w_run, w_active, remembered = {}, {}, {}, {}
-for n, id in ipairs(ids) do
-  local attempt = run_fields(previous[n]) + 1
-  w_state[#w_state + 1] = id; w_state[#w_state + 1] = 'active'
-  w_run[#w_run + 1] = id; w_run[#w_run + 1] = run_record(attempt, now, token)
-  w_active[#w_active + 1] = expiry; w_active[#w_active + 1] = id
-  out[#out + 1] = id
-  out[#out + 1] = taken[n][2]
-  out[#out + 1] = attempt
-  out[#out + 1] = taken[n][3]
-  remembered[n] = id .. '@' .. taken[n][3]
+local left = queued_total(queued)
+local out = {now, left, 0}
+if left == 0 and #taken < want and park_token ~= '' then
+  park(parked, park_token, want - #taken, lease, park_ttl, now)
+  out[3] = 1
 end
-bulk('HSET', states, w_state)
-bulk('HSET', runs, w_run)
-bulk('ZADD', active, w_active)
-redis.call('SET', record, table.concat(remembered, ','), 'PX', memory)
+if #taken > 0 then lease_to(token, taken, states, runs, active, record, lease, memory, now, out) end
 return out
