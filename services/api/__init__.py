@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import gc
 from collections.abc import Iterator
 
 import uvicorn
@@ -52,9 +53,19 @@ def run(settings: Settings, host: str | None, port: int | None) -> None:
 
     async def serve() -> None:
         await refuse_unsafe_redis(settings)
+        freeze_startup_objects()
         await api.serve()
 
     run_process(serve(), lambda count: api.stop(now=count > 1))
+
+
+def freeze_startup_objects() -> None:
+    """Keep the objects of start-up (modules, FastAPI's routes and schemas: ~80,000) out of the
+    garbage collector's full passes, which walk every tracked object. Under `wrk -c32` on
+    `POST /tasks` a full pass came every 1-4 s and took 38-48 ms, every request in flight
+    waiting on it (the p99); with start-up frozen, 1.2-2.1 ms."""
+    gc.collect()  # what start-up left as garbage is freed, not frozen
+    gc.freeze()
 
 
 async def refuse_unsafe_redis(settings: Settings) -> None:
