@@ -7,6 +7,7 @@ import gc
 from collections.abc import Iterator
 
 import uvicorn
+from starlette.types import ASGIApp
 
 from dtq.client import Client
 from dtq.errors import RedisUnavailable
@@ -29,11 +30,12 @@ class Server(uvicorn.Server):
         self.force_exit = self.force_exit or now
 
 
-def server(settings: Settings, host: str, port: int) -> Server:
-    """A uvicorn server for the API (not started)."""
+def server(settings: Settings, host: str, port: int, app: ASGIApp | None = None) -> Server:
+    """A uvicorn server for the API (not started); given `app`, one serving that instead, set up
+    the same way (the benchmark's reference row)."""
     limits = settings.api
     config = uvicorn.Config(
-        create_app(settings),
+        create_app(settings) if app is None else app,
         http=GuardedHttpProtocol.with_limits(limits.max_header_bytes, limits.header_timeout),
         host=host,
         port=port,
