@@ -1,8 +1,12 @@
 """Workload 4 (dtq only): the REST API under load, one ``dtq api`` (uvicorn) process.
 
-Three modes, each against a freshly started API on an emptied queue server:
+Three modes, each against a freshly started API on an emptied queue server, and a reference:
 
 - closed loop, single tasks: wrk keeps 32 connections busy with ``POST /tasks``;
+- the reference for it: the same wrk load on a minimal ASGI app that reads each body and answers
+  the API's 62-byte body, served by uvicorn set up exactly as ``dtq api`` sets it up
+  (``serve_reference()``, in a process of its own): what uvicorn, httptools, uvloop and the
+  kernel's loopback cost per request on this machine, the floor under the API's figure;
 - paced, single tasks: :mod:`bench.http_load` sends ``POST /tasks`` at a fixed 1,000/s and
   measures each request from when it was due (wrk cannot pace, and its closed loop hides
   stalls from the latency figures);
@@ -22,6 +26,7 @@ import urllib.request
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bench import machine, procs, runner
 from bench.contender import Contender
@@ -32,8 +37,13 @@ from bench.stats import Spread
 from bench.venvs import Env
 from bench.workloads import dtq_only
 
+if TYPE_CHECKING:
+    from starlette.types import Receive, Scope, Send
+
 LUA = Path(__file__).with_name("http_enqueue.lua")
 ITEM = '{"priority": true, "task": "high-priority task"}'  # the original API's example body
+# What `POST /tasks` answers for it, as the reference app answers every request.
+ANSWER = b'{"id":"01a25117-3426-700a-b00d-85b7d2bc2f1e","state":"queued"}'
 WARMUP_S = 1
 WRK_TIMEOUT = "10s"
 INSTALL_WRK = "Debian/Ubuntu: `apt-get install -y wrk`"
@@ -67,16 +77,28 @@ class Mode:
     rate: float | None
     """Requests per second for a paced run; None for wrk's closed loop."""
     target: str
+    reference: bool = False
+    """Served by the minimal ASGI app instead of ``dtq api`` (stores nothing)."""
 
 
 SINGLE = Mode("`POST /tasks`, closed loop (wrk)", "POST /tasks", "/tasks", 1, 32, None, "≥ 5,000 requests/s")
+REFERENCE = Mode(
+    "Reference: minimal ASGI app, same uvicorn set-up (wrk)",
+    "minimal ASGI app",
+    "/tasks",
+    1,
+    32,
+    None,
+    "the floor under `POST /tasks`",
+    reference=True,
+)
 PACED = Mode("`POST /tasks`, paced at 1,000/s", "POST /tasks at 1,000/s", "/tasks", 1, 32, 1000.0, "p99 < 20 ms")
 # Two connections: one request's body is parsed while the other's tasks are stored; more only
 # queue up behind the one process (on a busy machine 4 and 8 gave no more tasks/s and 3-5x the p50).
 BULK = Mode(
     "`POST /tasks/bulk`, 1,000 tasks each (wrk)", "POST /tasks/bulk", "/tasks/bulk", 1000, 2, None, "≥ 50,000 tasks/s"
 )
-MODES = (SINGLE, PACED, BULK)
+MODES = (SINGLE, REFERENCE, PACED, BULK)
 THROUGHPUT = "closed loop"
 
 
@@ -175,6 +197,8 @@ def once(ctx: Context, dtq: Contender, env: Env, mode: Mode, tag: str) -> Sample
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     api = [str(env.bin_dir / "dtq"), "api", "--host", "127.0.0.1", "--port", str(port)]
+    if mode.reference:
+        api = [str(env.python), "-c", f"from {__name__} import serve_reference; serve_reference({port})"]
     group = dtq_only.start(ctx, dtq, [api], tag)
     try:
         dtq_only.wait_until(ctx, group, lambda: _get_json(f"{base}/readyz") is not None, "dtq api")
@@ -187,7 +211,7 @@ def once(ctx: Context, dtq: Contender, env: Env, mode: Mode, tag: str) -> Sample
     finally:
         group.stop()
     accepted = load.requests * mode.tasks_per_request
-    if stored < accepted:
+    if stored < accepted and not mode.reference:
         raise runner.RunFailed(f"the API answered 2xx for {accepted:,} tasks but {stored:,} are stored")
     return Sample(
         requests_per_s=load.requests / load.seconds,
@@ -211,7 +235,7 @@ def _row(mode: Mode, samples: list[Sample]) -> tuple[str, ...]:
         mode.label,
         str(mode.connections),
         spread("requests_per_s", 0),
-        spread("tasks_per_s", 0),
+        "none stored" if mode.reference else spread("tasks_per_s", 0),
         spread("p50_ms", 2),
         spread("p99_ms", 2),
         spread("max_ms", 1),
@@ -227,7 +251,7 @@ def _row(mode: Mode, samples: list[Sample]) -> tuple[str, ...]:
 def _add(mode: Mode, samples: list[Sample], table: Table, charts: list[Chart]) -> None:
     """The mode's row, its throughput bar (one figure per mode) and its latency bars."""
     table.rows.append(_row(mode, samples))
-    if mode is SINGLE:
+    if mode is SINGLE or mode is REFERENCE:
         spread = Spread.of([s.requests_per_s for s in samples])
         charts[0].bars.append(Bar(f"{mode.short}: requests/s", THROUGHPUT, spread))
     if mode is BULK:
@@ -311,4 +335,34 @@ class HttpEnqueue:
             "second of load (100% is one core, the most one Python process can use) and per task "
             "accepted. Per task is the steadier figure on a busy machine: 1,000,000 / (µs per task) "
             "estimates what the process would do with a whole core to itself.",
+            "Reference: `serve_reference()` in `bench/workloads/http_enqueue.py`, an ASGI app of a few "
+            "lines that reads each request's body and answers the API's 200 (the same 62-byte JSON body "
+            "and headers, no Redis), on uvicorn built by the API's own `services.api.server()` "
+            "(httptools with the API's header guard, uvloop, the same limits), loaded and measured "
+            "exactly as `POST /tasks` is. Its CPU per request is what uvicorn, the event loop and the "
+            "loopback sockets cost on this machine; the API's figure minus it is what dtq spends.",
         ]
+
+
+async def reference_app(scope: Scope, receive: Receive, send: Send) -> None:
+    """The reference row's server: every request's body read, then the API's answer to it."""
+    if scope["type"] == "lifespan":
+        while (await receive())["type"] != "lifespan.shutdown":
+            await send({"type": "lifespan.startup.complete"})
+        await send({"type": "lifespan.shutdown.complete"})
+        return
+    more = True
+    while more:
+        more = (await receive()).get("more_body", False)
+    head = [(b"content-length", b"%d" % len(ANSWER)), (b"content-type", b"application/json")]
+    await send({"type": "http.response.start", "status": 200, "headers": head})
+    await send({"type": "http.response.body", "body": ANSWER})
+
+
+def serve_reference(port: int) -> None:
+    """Serve `reference_app` on 127.0.0.1:`port` as ``dtq api`` serves the API, until SIGTERM."""
+    from services import api  # noqa: PLC0415 - the harness itself never loads uvicorn
+    from services.runtime import load_settings, run_process  # noqa: PLC0415
+
+    server = api.server(load_settings(), "127.0.0.1", port, app=reference_app)
+    run_process(server.serve(), lambda count: server.stop(now=count > 1))

@@ -11,6 +11,7 @@ from typing import Any
 from fastapi import FastAPI
 from pydantic import TypeAdapter
 from pydantic.json_schema import models_json_schema
+from starlette.types import ASGIApp
 
 from dtq.client import Client
 from dtq.errors import RedisUnavailable
@@ -24,6 +25,7 @@ from services.api.limits import BodySizeLimit
 from services.api.ratelimit import RateLimits
 from services.api.routes import dead, queues, system, tasks
 from services.api.schemas import JSON_VALUE, JSON_VALUE_REF, PAYLOAD_DESCRIPTION, ScheduledTaskIn, TaskIn
+from services.api.shortcut import ShortcutApi
 
 log = logging.getLogger("dtq.api")
 
@@ -57,7 +59,7 @@ def create_app(settings: Settings, *, client: Client | None = None, registry: Ap
             if client is None:
                 await shared.close()
 
-    api = FastAPI(
+    api = ShortcutApi(
         title="dtq",
         version="1",
         description=DESCRIPTION,
@@ -68,12 +70,15 @@ def create_app(settings: Settings, *, client: Client | None = None, registry: Ap
     )
     routers = (tasks.router, queues.router, dead.router, system.router, ui.router)
     errors.install(api, errors.MethodTable(routers))
-    api.add_middleware(
-        BodySizeLimit,
-        limit=settings.api.max_body_bytes,
-        bulk_limit=settings.api.max_bulk_body_bytes,
-        bulk_path="/tasks/bulk",
-    )
+
+    def body_limit(app: ASGIApp) -> ASGIApp:
+        limits = settings.api
+        return BodySizeLimit(
+            app, limit=limits.max_body_bytes, bulk_limit=limits.max_bulk_body_bytes, bulk_path="/tasks/bulk"
+        )
+
+    api.add_middleware(body_limit)
+    api.shortcut(tasks.SHORTCUTS, body_limit)
     for router in routers:
         api.include_router(router)
     _document_bodies(api, secured=not tokens.open)

@@ -80,19 +80,26 @@ def from_dtq(exc: DtqError) -> ApiError:
     return ApiError(status, code, str(exc))
 
 
+def answer(request: Request, exc: ApiError | DtqError) -> Response:
+    """The response to an ApiError or dtq error a route raised (a 503 is logged)."""
+    if isinstance(exc, ApiError):
+        return error_response(exc)
+    mapped = from_dtq(exc)
+    if mapped.status == 503:
+        log.warning("%s %s: %s", request.method, request.url.path, exc)
+    return error_response(mapped)
+
+
 def install(app: FastAPI, methods: MethodTable) -> None:
     """Route every failure through the one error shape."""
 
     @app.exception_handler(ApiError)
-    async def api_error(_request: Request, exc: ApiError) -> Response:
-        return error_response(exc)
+    async def api_error(request: Request, exc: ApiError) -> Response:
+        return answer(request, exc)
 
     @app.exception_handler(DtqError)
     async def dtq_error(request: Request, exc: DtqError) -> Response:
-        mapped = from_dtq(exc)
-        if mapped.status == 503:
-            log.warning("%s %s: %s", request.method, request.url.path, exc)
-        return error_response(mapped)
+        return answer(request, exc)
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(_request: Request, exc: RequestValidationError) -> Response:
@@ -108,10 +115,13 @@ def install(app: FastAPI, methods: MethodTable) -> None:
             headers["Allow"] = methods.allowed(request.url.path)
         return error_response(ApiError(exc.status_code, code, str(exc.detail), headers=headers))
 
-    @app.exception_handler(Exception)
-    async def unexpected(request: Request, _exc: Exception) -> Response:
-        log.exception("unexpected error in %s %s", request.method, request.url.path)
-        return error_response(ApiError(500, "internal_error", "unexpected server error; see the API log"))
+    app.add_exception_handler(Exception, unexpected)
+
+
+async def unexpected(request: Request, _exc: Exception) -> Response:
+    """The 500 answer to an exception nothing else handled (logged with its traceback)."""
+    log.exception("unexpected error in %s %s", request.method, request.url.path)
+    return error_response(ApiError(500, "internal_error", "unexpected server error; see the API log"))
 
 
 class MethodTable:

@@ -171,6 +171,11 @@ async def enqueue_bulk(request: Request) -> Response:
     return views.json({"ids": [o.id for o in outcomes]})
 
 
+#: The routes served by the API's shortcut (services/api/shortcut.py), past FastAPI's router:
+#: each takes the Request alone and parses, authorizes and answers it itself.
+SHORTCUTS = {"/tasks": enqueue, "/tasks/schedule": schedule, "/tasks/bulk": enqueue_bulk}
+
+
 @router.get(
     "/{task_id:task_id}",
     dependencies=[AnyRole],
