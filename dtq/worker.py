@@ -131,6 +131,10 @@ class Worker:
         self._answered: dict[str, str] = {}  # per queue, the last answered claim token, to forget
         # Tokens of claims awaiting their reply: a hand-over to one of them is that reply's too.
         self._in_flight: set[str] = set()
+        # Per queue, the park token the unanswered claim offers: sent again with every resend of
+        # that claim (one the client gave up on may still have run and parked it), and the next
+        # claim's token once it is answered, so a hand-over to it always comes back.
+        self._parks: dict[str, str] = {}
         # Half the slots per claim: one batch runs and is recorded while the next is claimed.
         self._batch_limit = max(1, self.concurrency // 2)
         self._rotation = itertools.cycle(range(len(self.queues)))
@@ -309,7 +313,7 @@ class Worker:
         the next claim on the queue uses the token, so it gets them back if that message was lost.
         """
         token = self._unanswered.setdefault(queue, lease_token(self.id, next(self._claims)))
-        park_token = lease_token(self.id, next(self._claims)) if park else ""
+        park_token = self._parks.setdefault(queue, lease_token(self.id, next(self._claims))) if park else ""
         park_ms = round(PARK_POLLS * self.settings.worker.idle_poll * 1000)
         self._in_flight.add(token)
         try:
@@ -322,8 +326,8 @@ class Worker:
             self._in_flight.discard(token)
         del self._unanswered[queue]
         self._accept(queue, token, batch)
-        if batch.parked:
-            self._unanswered[queue] = park_token
+        if self._parks.pop(queue, None) == park_token and park_token:
+            self._unanswered[queue] = park_token  # parked or not: an earlier send may have parked it
         return len(batch.tasks), batch.ready_left
 
     def _accept(self, queue: str, token: str, batch: calls.ClaimBatch) -> None:
@@ -365,11 +369,15 @@ class Worker:
             log.warning("unreadable hand-over (%s); claiming again instead", exc)
             self._wake.set()
             return
-        queue = next((q for q, t in self._unanswered.items() if t == token), None)
-        if queue is None or token in self._in_flight:
-            # Already answered, or about to be: a claim sent with this token gets them back.
-            return
-        del self._unanswered[queue]
+        queue = next((q for q, t in self._parks.items() if t == token), None)
+        if queue is not None:
+            del self._parks[queue]  # leased to the park token of a claim still unanswered
+        else:
+            queue = next((q for q, t in self._unanswered.items() if t == token), None)
+            if queue is None or token in self._in_flight:
+                # Already answered, or about to be: a claim sent with this token gets them back.
+                return
+            del self._unanswered[queue]
         self._accept(queue, token, batch)
         self._wake.set()  # free slots left: claim again, which parks again if nothing is queued
 

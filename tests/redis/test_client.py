@@ -203,7 +203,9 @@ def test_the_sync_clients_direct_enqueue_stores_what_the_long_way_stores(setting
         second = client.enqueue("echo", 2, queue="direct", key="k")
         again = client.enqueue("echo", 3, queue="direct", key="k")  # idempotency key seen
         assert again.id == second.id and again.outcome is Stored.DUPLICATE_KEY
-        redis.Redis.from_url(settings.redis.url.get_secret_value()).script_flush()
+        url = settings.redis.url.get_secret_value()
+        if url.startswith("redis://"):  # one server (the direct path's only kind): it forgets its scripts
+            redis.Redis.from_url(url).script_flush()
         third = client.enqueue("echo", 4, queue="direct")
         mixed = client.enqueue_many([dtq.TaskRequest(task="echo", queue=q) for q in ("direct", "other")])
         assert [client.get(t.id).payload for t in (first, second, third)] == [1, 2, 4]

@@ -6,6 +6,7 @@ import asyncio
 import itertools
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 import msgspec
@@ -19,6 +20,7 @@ from dtq.task import TaskState
 from dtq.worker import Worker, WorkerState
 from tests.conftest import tuned
 from tests.redis.scripts.conftest import eventually
+from tests.support.redis_server import RedisServer
 
 
 async def run_burst(app: dtq.App, settings: Settings, **options: Any) -> Worker:
@@ -425,3 +427,40 @@ async def test_a_hand_over_that_arrives_while_its_token_is_being_claimed_is_held
         for held in worker._slots:
             if held.runner is not None:
                 held.runner.cancel()
+
+
+async def test_a_claim_whose_reply_was_lost_after_it_parked_the_worker_loses_no_hand_over(
+    settings: Settings, tmp_path: Path
+) -> None:
+    """Redis stalls while an idle worker's claim is in flight: the claim runs after the client
+    gave up on it, parking the worker under a token the worker never heard of. A hand-over to
+    that token must still reach the worker, not wait out a lease (the chaos suite's Redis stall
+    found two such tasks dead-lettered after their lease)."""
+    app = dtq.App()
+    ran: list[int] = []
+
+    @app.task
+    async def job(payload: int) -> None:
+        ran.append(payload)
+
+    server = RedisServer(tmp_path / "redis").start()
+    own = tuned(settings, redis={"url": server.url, "socket_timeout": 0.2}, worker={"idle_poll": 0.5})
+    client = Client(own)
+    worker = Worker(app, own)
+    try:
+        await client.connect()
+        await worker.start()
+        await eventually(lambda: client.store.redis.hlen(client.store.keys("default").parked))
+        for _ in range(3):  # each stall outlasts a claim and redis-py's resends of it
+            server.pause()
+            await asyncio.sleep(1.5)
+            server.resume()
+            await asyncio.sleep(0.3)
+        for n in range(20):
+            await client.enqueue("job", n)
+        await eventually(lambda: len(ran) == 20, timeout=5)  # not a 30 s lease later
+    finally:
+        server.resume()
+        await worker.stop()
+        await client.close()
+        server.stop()

@@ -113,7 +113,9 @@ for _, level in ipairs(levels) do
 end
 local left = queued_total(queued)
 local out = {now, left, 0}
-if left == 0 and #taken < want and park_token ~= '' then
+-- (A token that holds a claim record was handed tasks already, by an earlier send of this claim
+-- that parked it: never twice, or the second batch would overwrite the first's record.)
+if left == 0 and #taken < want and park_token ~= '' and redis.call('EXISTS', KEYS[7] .. park_token) == 0 then
   park(parked, park_token, want - #taken, lease, park_ttl, now)
   out[3] = 1
 end
