@@ -120,7 +120,7 @@ def _cpu_share(meter: psutil.Process, seconds: float) -> float:
     start = meter.cpu_times()
     time.sleep(seconds)  # the measurement window itself
     end = meter.cpu_times()
-    return (end.user + end.system - start.user - start.system) / seconds
+    return float(end.user + end.system - start.user - start.system) / seconds
 
 
 def main() -> None:

@@ -21,6 +21,7 @@ from bench.workloads.drain import Drain
 from bench.workloads.http_enqueue import INSTALL_WRK, HttpEnqueue
 from bench.workloads.io_drain import IoDrain
 from bench.workloads.latency import Latency
+from bench.workloads.memory import Memory
 from bench.workloads.scheduler_lateness import SchedulerLateness
 
 
@@ -34,9 +35,9 @@ class Workload(Protocol):
 
 
 WORKLOADS: dict[str, Workload] = {
-    w.name: w for w in (Ceiling(), Drain(), Latency(), HttpEnqueue(), SchedulerLateness(), IoDrain())
+    w.name: w for w in (Ceiling(), Drain(), Latency(), HttpEnqueue(), SchedulerLateness(), IoDrain(), Memory())
 }
-DEFAULT: tuple[str, ...] = ("drain", "latency", "ceiling", "http-enqueue", "scheduler-lateness", "io-drain")
+DEFAULT: tuple[str, ...] = ("drain", "latency", "ceiling", "http-enqueue", "scheduler-lateness", "io-drain", "memory")
 # Workload -> {command it runs: how to get it}; redis-server itself is always needed.
 TOOLS: dict[str, dict[str, str]] = {
     "ceiling": {"redis-benchmark": "it comes with Redis (Debian/Ubuntu: `apt-get install -y redis-tools`)"},
