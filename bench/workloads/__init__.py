@@ -23,9 +23,10 @@ from bench.workloads.http_enqueue import INSTALL_WRK, HttpEnqueue
 from bench.workloads.io_drain import IoDrain
 from bench.workloads.latency import Latency
 from bench.workloads.memory import Memory
+from bench.workloads.scheduled import Scheduled
 from bench.workloads.scheduler_lateness import SchedulerLateness
 
-SCALE_FAMILY = (Backlog(),)
+SCALE_FAMILY = (Backlog(), Scheduled())
 
 
 class Workload(Protocol):
