@@ -18,6 +18,7 @@ from bench.context import Context
 from bench.results import Section
 from bench.workloads.backlog import Backlog
 from bench.workloads.ceiling import Ceiling
+from bench.workloads.dead_letters import DeadLetters
 from bench.workloads.drain import Drain
 from bench.workloads.http_enqueue import INSTALL_WRK, HttpEnqueue
 from bench.workloads.io_drain import IoDrain
@@ -26,7 +27,7 @@ from bench.workloads.memory import Memory
 from bench.workloads.scheduled import Scheduled
 from bench.workloads.scheduler_lateness import SchedulerLateness
 
-SCALE_FAMILY = (Backlog(), Scheduled())
+SCALE_FAMILY = (Backlog(), Scheduled(), DeadLetters())
 
 
 class Workload(Protocol):
