@@ -23,11 +23,12 @@ from bench.workloads.drain import Drain
 from bench.workloads.http_enqueue import INSTALL_WRK, HttpEnqueue
 from bench.workloads.io_drain import IoDrain
 from bench.workloads.latency import Latency
+from bench.workloads.many_queues import ManyQueues
 from bench.workloads.memory import Memory
 from bench.workloads.scheduled import Scheduled
 from bench.workloads.scheduler_lateness import SchedulerLateness
 
-SCALE_FAMILY = (Backlog(), Scheduled(), DeadLetters())
+SCALE_FAMILY = (Backlog(), Scheduled(), DeadLetters(), ManyQueues())
 
 
 class Workload(Protocol):
