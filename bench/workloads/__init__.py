@@ -21,6 +21,7 @@ from bench.workloads.ceiling import Ceiling
 from bench.workloads.dead_letters import DeadLetters
 from bench.workloads.drain import Drain
 from bench.workloads.http_enqueue import INSTALL_WRK, HttpEnqueue
+from bench.workloads.introspection import Introspection
 from bench.workloads.io_drain import IoDrain
 from bench.workloads.latency import Latency
 from bench.workloads.many_queues import ManyQueues
@@ -28,7 +29,7 @@ from bench.workloads.memory import Memory
 from bench.workloads.scheduled import Scheduled
 from bench.workloads.scheduler_lateness import SchedulerLateness
 
-SCALE_FAMILY = (Backlog(), Scheduled(), DeadLetters(), ManyQueues())
+SCALE_FAMILY = (Backlog(), Scheduled(), DeadLetters(), ManyQueues(), Introspection())
 
 
 class Workload(Protocol):
