@@ -91,8 +91,8 @@ def render(
         "|---|---|",
     ]
     lines += [f"| {k} | {v} |" for k, v in info.machine.items()]
-    lines.append("")
-    lines += [f"![Benchmark chart{f' ({f})' if f else ''}]({figure_file(f)})" for f in figures(sections)]
+    for f in figures(sections):
+        lines += ["", f"![Benchmark chart{f' ({f})' if f else ''}]({figure_file(f)})"]
     lines.append("")
     lines += _contenders(contenders, envs, failures)
     for section in sections:

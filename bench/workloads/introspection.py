@@ -47,6 +47,7 @@ class Sample:
     overview_ms: float
     stats_ms: float
     cli_ms: float
+    floor_ms: float
     cli_query_ms: float
     redis_ms_per_list: float
     background_pct: float
@@ -87,7 +88,7 @@ def _check_total(api: scale.Api, n: int) -> None:
         raise runner.RunFailed(f"GET /queues counts {ready:,} ready in {len(queues or [])} queues, not {n:,}")
 
 
-def measure(ctx: Context, api: scale.Api, cli: Callable[[], None], floor_ms: float, n: int) -> Sample:
+def measure(ctx: Context, api: scale.Api, floor: Callable[[], None], cli: Callable[[], None], n: int) -> Sample:
     background = runner.wait_quiet(ctx)
     reads = ctx.config.reads
     _check_total(api, n)
@@ -102,7 +103,8 @@ def measure(ctx: Context, api: scale.Api, cli: Callable[[], None], floor_ms: flo
 
     overview_ms = scale.p50(scale.timed_ms(overview, reads))
     stats_ms = scale.p50(scale.timed_ms(lambda: _ok(api, OVERVIEW[-1]), reads))
-    cli_ms = scale.p50(scale.timed_ms(cli, reads))
+    # The command and its start-up alone, in turn, so that both see the same machine.
+    floor_ms, cli_ms = (scale.p50(s) for s in scale.paired_ms(floor, cli, reads))
     return Sample(
         n=n,
         queues_ms=queues_ms,
@@ -110,6 +112,7 @@ def measure(ctx: Context, api: scale.Api, cli: Callable[[], None], floor_ms: flo
         overview_ms=overview_ms,
         stats_ms=stats_ms,
         cli_ms=cli_ms,
+        floor_ms=floor_ms,
         cli_query_ms=cli_ms - floor_ms,
         redis_ms_per_list=redis_s / (reads + 1) * 1000.0,  # the uncounted warm-up read is in the delta
         background_pct=background * 100.0,
@@ -130,9 +133,9 @@ def _row(s: Sample) -> tuple[str, ...]:
     )
 
 
-def run_sizes(ctx: Context, dtq_contender: Contender, env: Env, table: Table) -> tuple[list[Sample], float]:
+def run_sizes(ctx: Context, dtq_contender: Contender, env: Env, table: Table) -> list[Sample]:
     runner.reset(ctx)
-    floor_ms = scale.p50(scale.timed_ms(_command(ctx, dtq_contender, env, "queues", "--help"), ctx.config.reads))
+    floor = _command(ctx, dtq_contender, env, "queues", "--help")
     cli = _command(ctx, dtq_contender, env, "queues", "--json")
     api = scale.start_api(ctx, dtq_contender, env, "introspection-api")
     samples: list[Sample] = []
@@ -141,14 +144,14 @@ def run_sizes(ctx: Context, dtq_contender: Contender, env: Env, table: Table) ->
         for n in ctx.config.backlog_sizes:
             scale.fill(ctx, requests(filled, n))
             filled = n
-            sample = measure(ctx, api, cli, floor_ms, n)
+            sample = measure(ctx, api, floor, cli, n)
             ctx.say(f"[introspection] {' | '.join(_row(sample))}")
             table.rows.append(_row(sample))
             samples.append(sample)
     finally:
         api.close()
         runner.reset(ctx)
-    return samples, floor_ms
+    return samples
 
 
 def chart(samples: Sequence[Sample]) -> Chart:
@@ -172,11 +175,10 @@ class Introspection:
         table = Table(f"Introspection: reads against waiting tasks over {len(QUEUES)} queues (dtq only)", COLUMNS)
         found = dtq_only.find(ctx, contenders, table)
         samples: list[Sample] = []
-        floor_ms = 0.0
         if found is not None:
             dtq_contender, env = found
             try:
-                samples, floor_ms = run_sizes(ctx, scale.variant(dtq_contender), env, table)
+                samples = run_sizes(ctx, scale.variant(dtq_contender), env, table)
             except runner.RunFailed as exc:
                 ctx.say(f"[introspection] failed: {exc}")
                 table.rows.append(("", f"failed: {exc}", *[""] * (len(COLUMNS) - 2)))
@@ -191,8 +193,10 @@ class Introspection:
                 "timed together, and its `/stats` request alone; a browser's own rendering is not in it "
                 "(`tests/ui/bench_load.py` measures that).",
                 "`dtq queues`: the whole `dtq queues --json` command, a new process each read (interpreter start, "
-                f"imports, connecting); less start-up: minus the p50 of `dtq queues --help` ({floor_ms:.0f} ms here: "
-                "the same imports, no Redis).",
+                "imports, connecting); less start-up: minus the p50 of `dtq queues --help` (the same imports, no "
+                "Redis; "
+                f"{', '.join(f'{s.floor_ms:.0f}' for s in samples) or '-'} ms at the sizes above), run in turn "
+                "with it.",
                 "Redis CPU per `GET /queues`: the queue server's `INFO cpu` delta over those reads, per read.",
                 f"Goal (issue 14): each at most {GOAL_MS:.0f} ms at 1,000,000 waiting tasks.",
             ]

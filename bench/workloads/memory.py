@@ -128,7 +128,8 @@ class Memory:
     def run(self, ctx: Context, contenders: Sequence[Contender]) -> Section:
         sizes = ctx.config.memory_sizes
         table = Table(
-            "Redis memory per waiting task", ("Contender", *(f"B/task at {n:,}" for n in sizes), "Enqueue time (s)")
+            "Redis memory per waiting task",
+            ("Contender", *(f"B/task at {n:,}" for n in sizes), "Enqueue of the largest N (s)"),
         )
         chart = Chart("Redis memory per waiting no-op task (used_memory delta / N)", "bytes per task")
         tables = [table]
@@ -143,10 +144,11 @@ class Memory:
                 "One run per size: `FLUSHALL`, `INFO memory` `used_memory`, the contender's producer enqueues N no-op "
                 "tasks (`open_producer().bulk(N)`, the same call as the drain's; see Contenders for what each uses) "
                 "with no worker running, the producer exits, `used_memory` again; (after - before) / N.",
-                "One run per size, no repeats. Every contender's own defaults stand (Celery's message body, RQ's "
+                "No repeats. Every contender's own defaults stand (Celery's message body, RQ's "
                 "job hash, ...), as in the drain. Fixed costs (a library's loaded Lua scripts, its bookkeeping "
                 "keys) are in the delta too; they fade as N grows, so the larger size is the per-task figure.",
-                "Enqueue time: the producer's own timing of the larger size.",
+                "Enqueue of the largest N: the producer's own timing, for scale (the drain's enqueue rates are "
+                "workload 1's).",
             ]
         )
         intro = (

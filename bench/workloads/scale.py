@@ -167,5 +167,23 @@ def timed_ms(read: Callable[[], object], reads: int) -> list[float]:
     return samples
 
 
+def paired_ms(first: Callable[[], object], second: Callable[[], object], reads: int) -> tuple[list[float], list[float]]:
+    """``timed_ms`` of two calls taken in turn, so that both see the same moments of a busy machine."""
+    first()
+    second()
+    a: list[float] = []
+    b: list[float] = []
+    for _ in range(reads):
+        a += _once_ms(first)
+        b += _once_ms(second)
+    return a, b
+
+
+def _once_ms(call: Callable[[], object]) -> list[float]:
+    started = time.perf_counter()
+    call()
+    return [(time.perf_counter() - started) * 1000.0]
+
+
 def p50(samples: Sequence[float]) -> float:
     return percentile(samples, 50)
