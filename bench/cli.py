@@ -162,5 +162,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     from bench import chart  # noqa: PLC0415 - after the check above, so a missing matplotlib is explained
 
     charts = [c for s in sections for c in s.charts]
-    chart.render(charts, f"{facts['CPU']}, {facts['Cores']} cores", out_dir / "latest.png")
-    print(f"wrote {out_dir / 'latest.md'} and {out_dir / 'latest.png'}")
+    written = [out_dir / "latest.md"]
+    for figure in report.figures(sections):
+        same = [c for c in charts if c.figure == figure]
+        written.append(out_dir / report.figure_file(figure))
+        chart.render(same, f"{facts['CPU']}, {facts['Cores']} cores", written[-1])
+    print(f"wrote {', '.join(str(p) for p in written)}")

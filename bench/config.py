@@ -23,6 +23,22 @@ class Config:
     schedule_seconds: float
     """Span over which the scheduler-lateness tasks fall due."""
     io_drain_n: int
+    memory_sizes: tuple[int, ...]
+    """Waiting tasks per memory measurement (every contender, no worker running)."""
+    backlog_sizes: tuple[int, ...]
+    """Backlogs the dtq scale family enqueues and drains (and the introspection reads at)."""
+    scheduled_sizes: tuple[int, ...]
+    """Tasks held in the schedule, over the next hour, while 1,000/s fall due."""
+    dead_sizes: tuple[int, ...]
+    """Dead letters (over 10 queues) the dead-letter reads, redrive and purge face."""
+    idle_queue_counts: tuple[int, ...]
+    """Idle queues one idle worker consumes while its CPU is measured."""
+    idle_seconds: float
+    """How long an idle worker's CPU is measured."""
+    reads: int
+    """Timed reads per endpoint in the introspection and dead-letter workloads (p50 of them)."""
+    scale_timeout_s: float
+    """Time limit of one fill, drain or HTTP bulk at the scale family's largest size."""
     produce_timeout_s: float
     drain_timeout_s: float
     boot_timeout_s: float
@@ -44,6 +60,14 @@ FULL = Config(
     http_seconds=10.0,
     schedule_seconds=10.0,
     io_drain_n=20_000,
+    memory_sizes=(100_000, 1_000_000),
+    backlog_sizes=(10_000, 100_000, 1_000_000),
+    scheduled_sizes=(10_000, 1_000_000),
+    dead_sizes=(10_000, 100_000),
+    idle_queue_counts=(1, 100, 1000),
+    idle_seconds=20.0,
+    reads=20,
+    scale_timeout_s=900.0,
     produce_timeout_s=300.0,
     drain_timeout_s=300.0,
     boot_timeout_s=60.0,
@@ -63,6 +87,14 @@ QUICK = Config(
     http_seconds=2.0,
     schedule_seconds=2.0,
     io_drain_n=2_000,
+    memory_sizes=(2_000, 10_000),
+    backlog_sizes=(2_000, 10_000, 40_000),
+    scheduled_sizes=(1_000, 40_000),
+    dead_sizes=(1_000, 5_000),
+    idle_queue_counts=(1, 100, 1000),
+    idle_seconds=4.0,
+    reads=5,
+    scale_timeout_s=120.0,
     produce_timeout_s=120.0,
     drain_timeout_s=60.0,
     boot_timeout_s=45.0,

@@ -20,6 +20,16 @@ class RunInfo:
     machine: dict[str, str]
 
 
+def figures(sections: Sequence[Section]) -> list[str]:
+    """The PNGs a run draws: always the main one (""), then each other ``Chart.figure`` named."""
+    named = dict.fromkeys(c.figure for s in sections for c in s.charts if c.figure)
+    return ["", *named]
+
+
+def figure_file(figure: str) -> str:
+    return f"latest-{figure}.png" if figure else "latest.png"
+
+
 def _table(table: Table) -> list[str]:
     lines = [
         f"### {table.title}",
@@ -81,7 +91,9 @@ def render(
         "|---|---|",
     ]
     lines += [f"| {k} | {v} |" for k, v in info.machine.items()]
-    lines += ["", "![Benchmark chart](latest.png)", ""]
+    for f in figures(sections):
+        lines += ["", f"![Benchmark chart{f' ({f})' if f else ''}]({figure_file(f)})"]
+    lines.append("")
     lines += _contenders(contenders, envs, failures)
     for section in sections:
         lines += [f"## {section.title}", ""]

@@ -34,6 +34,8 @@ class Chart:
     unit: str
     bars: list[Bar] = field(default_factory=list)
     log_scale: bool = False
+    figure: str = ""
+    """Which PNG: "" is ``latest.png``; any other name ``latest-<name>.png`` (the scale family's)."""
 
 
 @dataclass(frozen=True)

@@ -76,13 +76,19 @@ def wait_quiet(ctx: Context) -> float:
     return busy
 
 
-def produce(ctx: Context, contender: Contender, env: Env, *args: str) -> dict[str, float]:
-    """Run ``bench.producer`` in the contender's venv; returns its JSON timings."""
+def produce(
+    ctx: Context, contender: Contender, env: Env, *args: str, timeout_s: float | None = None
+) -> dict[str, float]:
+    """Run ``bench.producer`` in the contender's venv; returns its JSON timings.
+
+    ``timeout_s`` (default: the config's ``produce_timeout_s``) is for producers of millions.
+    """
     argv = [str(env.python), "-m", "bench.producer", contender.tasks_module, *args]
+    limit = ctx.config.produce_timeout_s if timeout_s is None else timeout_s
     try:
-        done = procs.run(argv, process_env(ctx, contender), ctx.repo, ctx.config.produce_timeout_s)
+        done = procs.run(argv, process_env(ctx, contender), ctx.repo, limit)
     except subprocess.TimeoutExpired:
-        raise RunFailed(f"producer timed out after {ctx.config.produce_timeout_s:.0f} s") from None
+        raise RunFailed(f"producer timed out after {limit:.0f} s") from None
     if done.returncode != 0:
         last = done.stderr.strip().splitlines()[-1:] or ["no output"]
         raise RunFailed(f"producer exited {done.returncode}: {last[0][:160]}")

@@ -41,15 +41,18 @@ class Sample:
     background_pct: float
 
 
-def drain_once(ctx: Context, contender: Contender, env: Env, *, k: int, n: int, tag: str) -> Sample:
+def drain_once(
+    ctx: Context, contender: Contender, env: Env, *, k: int, n: int, tag: str, timeout_s: float | None = None
+) -> Sample:
+    """Enqueue ``n``, then time ``k`` workers draining them (``timeout_s`` for each step, if given)."""
     background = runner.wait_quiet(ctx)
     runner.reset(ctx)
-    produced = runner.produce(ctx, contender, env, "bulk", str(n))
+    produced = runner.produce(ctx, contender, env, "bulk", str(n), timeout_s=timeout_s)
     before = ctx.queue.stats()
     started = time.perf_counter()
     group = runner.start_workers(ctx, contender, env, k, tag)
     try:
-        progress = runner.wait_for(ctx, group, n, started, ctx.config.drain_timeout_s)
+        progress = runner.wait_for(ctx, group, n, started, timeout_s or ctx.config.drain_timeout_s)
         after = ctx.queue.stats()
     finally:
         group.stop()
