@@ -26,7 +26,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
-import psutil  # type: ignore[import-untyped]
+import psutil
 
 from bench.redis_server import PrivateRedis, free_port
 

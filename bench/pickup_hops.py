@@ -58,9 +58,9 @@ def worker_role(marks_path: str, tasks: int) -> None:
 
     notified, claim = Worker._on_notification, Worker._claim
 
-    def on_notification(self: Worker, _channel: str, data: str) -> None:
+    def on_notification(self: Worker, channel: str, data: str) -> None:
         marks["notified"].append(time.time())
-        notified(self, _channel, data)
+        notified(self, channel, data)
 
     async def stamped_claim(self: Worker, queue: str, count: int, *, park: bool = True) -> tuple[int, int]:
         marks["claim_sent"].append(time.time())
