@@ -56,6 +56,10 @@ DEADLINE_SWEEP = 0.1  # seconds between timeout checks: a timeout fires at most 
 # A parked worker (include/lease.lua) stays parked this many idle polls unless it claims again:
 # long enough to outlast a late poll, short enough that few tasks are leased to a dead worker.
 PARK_POLLS = 3
+# A queue whose last claim found it empty is claimed again when a notification says it has work
+# (or a hand-over brings some), and otherwise only this many idle polls later: a worker on 1,000
+# quiet queues then costs Redis a few claims a second, not a thousand.
+EMPTY_RECHECK_POLLS = 10
 # Logged for each outcome Redis refused; the chaos suite counts these lines.
 OUTCOME_NOT_RECORDED = "not recorded: already recorded by an earlier send, or its lease was lost"
 _encode = msgspec.json.Encoder().encode
@@ -135,6 +139,7 @@ class Worker:
         # that claim (one the client gave up on may still have run and parked it), and the next
         # claim's token once it is answered, so a hand-over to it always comes back.
         self._parks: dict[str, str] = {}
+        self._empty: dict[str, float] = {}  # queue -> loop time its last claim found nothing queued
         # Half the slots per claim: one batch runs and is recorded while the next is claimed.
         self._batch_limit = max(1, self.concurrency // 2)
         self._rotation = itertools.cycle(range(len(self.queues)))
@@ -295,6 +300,9 @@ class Worker:
         rotation = [self.queues[(start + i) % len(self.queues)] for i in range(len(self.queues))]
         # Unanswered claims first: their tasks are already ours and count against our slots.
         ordered = sorted(rotation, key=lambda queue: queue not in self._unanswered)
+        recheck = self._loop_time() - EMPTY_RECHECK_POLLS * self.settings.worker.idle_poll
+        if not self.burst:  # a burst worker stops on an empty round: it must have asked every queue
+            ordered = [q for q in ordered if self._empty.get(q, recheck) <= recheck]
         total, more = 0, False
         for queue in ordered:
             free = self.free_slots()
@@ -326,6 +334,10 @@ class Worker:
             self._in_flight.discard(token)
         del self._unanswered[queue]
         self._accept(queue, token, batch)
+        if batch.tasks or batch.ready_left > 0:
+            self._empty.pop(queue, None)
+        else:
+            self._empty[queue] = self._loop_time()
         if self._parks.pop(queue, None) == park_token and park_token:
             self._unanswered[queue] = park_token  # parked or not: an earlier send may have parked it
         return len(batch.tasks), batch.ready_left
@@ -367,6 +379,7 @@ class Worker:
             token, batch = handover.parse(message.encode(errors="surrogateescape"))
         except (handover.BadHandover, ValueError, UnicodeError) as exc:
             log.warning("unreadable hand-over (%s); claiming again instead", exc)
+            self._empty.clear()
             self._wake.set()
             return
         queue = next((q for q, t in self._parks.items() if t == token), None)
@@ -379,6 +392,7 @@ class Worker:
                 return
             del self._unanswered[queue]
         self._accept(queue, token, batch)
+        self._empty.pop(queue, None)
         self._wake.set()  # free slots left: claim again, which parks again if nothing is queued
 
     def _priority_order(self) -> str:
@@ -558,4 +572,9 @@ class Worker:
             if held is not None and held.ctx is not None:
                 held.ctx.request_cancel()
             return
+        queue = self.store.queue_of_channel(channel)
+        if queue is None:
+            self._empty.clear()  # reconnected: anything may have happened meanwhile
+        else:
+            self._empty.pop(queue, None)
         self._wake.set()

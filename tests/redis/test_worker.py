@@ -464,3 +464,38 @@ async def test_a_claim_whose_reply_was_lost_after_it_parked_the_worker_loses_no_
         await worker.stop()
         await client.close()
         server.stop()
+
+
+async def test_an_idle_worker_on_many_queues_claims_them_rarely_and_still_hears_of_new_work(
+    client: Client, settings: Settings
+) -> None:
+    """200 empty queues, polled every 50 ms: each empty queue is claimed again only every ten
+    polls (it was every poll, 4,000 claims a second), and an enqueue to any of them still runs
+    at once."""
+    app = dtq.App()
+    ran = asyncio.Event()
+
+    @app.task
+    async def job(payload: int) -> None:
+        assert payload == 1
+        ran.set()
+
+    queues = [f"quiet{n}" for n in range(200)]
+    worker = Worker(app, tuned(settings, worker={"idle_poll": 0.05}), queues=queues)
+
+    async def claims() -> int:
+        stats = await client.store.redis.info("commandstats")
+        return int(stats.get("cmdstat_evalsha", {}).get("calls", 0))
+
+    await worker.start()
+    try:
+        await eventually(lambda: client.store.redis.hlen(client.store.keys("quiet199").parked))
+        await asyncio.sleep(0.6)  # every queue has been found empty
+        before = await claims()
+        await asyncio.sleep(1.0)
+        assert await claims() - before < 700  # about 400: 200 queues every 0.5 s
+        await client.enqueue("job", 1, queue="quiet7")
+        async with asyncio.timeout(1):
+            await ran.wait()
+    finally:
+        await worker.stop()
