@@ -56,9 +56,11 @@ DEADLINE_SWEEP = 0.1  # seconds between timeout checks: a timeout fires at most 
 # A parked worker (include/lease.lua) stays parked this many idle polls unless it claims again:
 # long enough to outlast a late poll, short enough that few tasks are leased to a dead worker.
 PARK_POLLS = 3
-# A queue whose last claim found it empty is claimed again when a notification says it has work
-# (or a hand-over brings some), and otherwise only this many idle polls later: a worker on 1,000
-# quiet queues then costs Redis a few claims a second, not a thousand.
+# A queue whose last claim found it empty (and parked the worker) is claimed again when a
+# notification says it has work (or a hand-over brings some), and otherwise only this many idle
+# polls later, at most a third of a lease: a worker on 1,000 quiet queues then costs Redis a few
+# claims a second, not a thousand, and a hand-over whose message was lost is still fetched by
+# the claim that resends its token before its lease can lapse.
 EMPTY_RECHECK_POLLS = 10
 # Logged for each outcome Redis refused; the chaos suite counts these lines.
 OUTCOME_NOT_RECORDED = "not recorded: already recorded by an earlier send, or its lease was lost"
@@ -300,7 +302,8 @@ class Worker:
         rotation = [self.queues[(start + i) % len(self.queues)] for i in range(len(self.queues))]
         # Unanswered claims first: their tasks are already ours and count against our slots.
         ordered = sorted(rotation, key=lambda queue: queue not in self._unanswered)
-        recheck = self._loop_time() - EMPTY_RECHECK_POLLS * self.settings.worker.idle_poll
+        ws = self.settings.worker
+        recheck = self._loop_time() - min(EMPTY_RECHECK_POLLS * ws.idle_poll, ws.lease / 3)
         if not self.burst:  # a burst worker stops on an empty round: it must have asked every queue
             ordered = [q for q in ordered if self._empty.get(q, recheck) <= recheck]
         total, more = 0, False
@@ -334,10 +337,13 @@ class Worker:
             self._in_flight.discard(token)
         del self._unanswered[queue]
         self._accept(queue, token, batch)
-        if batch.tasks or batch.ready_left > 0:
-            self._empty.pop(queue, None)
-        else:
+        # Only a parked queue may be left alone: a hand-over reaches it as a message. An empty
+        # claim that did not park (its park token was handed tasks by an earlier send of it)
+        # must be followed at once by the claim that resends that token.
+        if batch.parked:
             self._empty[queue] = self._loop_time()
+        else:
+            self._empty.pop(queue, None)
         if self._parks.pop(queue, None) == park_token and park_token:
             self._unanswered[queue] = park_token  # parked or not: an earlier send may have parked it
         return len(batch.tasks), batch.ready_left
