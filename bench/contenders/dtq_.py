@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from bench.contender import Contender, WorkerArgv
@@ -35,18 +36,13 @@ CONTENDER = Contender(
 
 
 # The same workers, fed by the blocking client, as every peer's producer is blocking: the
-# pickup latency a producer in a synchronous program sees (SyncClient runs its event loop in a
-# thread of its own).
-SYNC = Contender(
+# pickup latency a producer in a synchronous program sees.
+SYNC = replace(
+    CONTENDER,
     name="dtq-sync",
-    venv=None,
     tasks_module="bench.contenders.dtq_sync_tasks",
-    packages=("dtq", "redis", "hiredis"),
-    worker_argv=workers(),
     producer_api="`SyncClient.enqueue()`, one blocking call per task",
-    settings=f"K x `dtq worker --concurrency {CONCURRENCY}`",
     why="as dtq; the producer is the blocking client",
-    env={"DTQ_REDIS_URL": "{queue_url}"},
     import_check="import dtq, dtq.sync",
     workloads=("latency",),
 )
