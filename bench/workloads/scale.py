@@ -108,7 +108,19 @@ class Api:
         return f"http://127.0.0.1:{self.port}"
 
     def request(self, method: str, path: str, body: bytes | None = None) -> tuple[int, bytes, float]:
-        """(status, body, seconds) of one request, timed from sending to the last byte read."""
+        """(status, body, seconds) of one request, timed from sending to the last byte read.
+
+        A GET on a kept-alive connection the API has since closed (it closes idle ones, and a fill
+        of a million tasks is long) is sent once more on a new connection.
+        """
+        try:
+            return self._send(method, path, body)
+        except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
+            if method != "GET":
+                raise
+            return self._send(method, path, body)
+
+    def _send(self, method: str, path: str, body: bytes | None) -> tuple[int, bytes, float]:
         if self._conn is None:
             self._conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=HTTP_TIMEOUT_S)
         headers = {"Content-Type": "application/json"} if body is not None else {}
